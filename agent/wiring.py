@@ -1,0 +1,57 @@
+"""build_agent(settings): the only place concrete classes are created and connected."""
+
+from __future__ import annotations
+
+from agent.assistant import AgentPolicy, SupportAgent
+from agent.embeddings import SentenceTransformerEmbedder
+from agent.generation import GenerationOptions, LlamaCppGenerator
+from agent.index import open_client, open_collection
+from agent.models import resolve
+from agent.retrieval import Retriever, Scope
+from agent.settings import Settings
+
+
+def build_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+    """The configured embedding model, verified and loaded from models_dir."""
+    path = resolve(settings.embedding_model, settings.models_dir)
+    return SentenceTransformerEmbedder(
+        path, query_prefix=settings.query_prefix, passage_prefix=settings.passage_prefix
+    )
+
+
+def build_generator(settings: Settings) -> LlamaCppGenerator:
+    """The configured chat model, verified and loaded into llama.cpp."""
+    path = resolve(settings.chat_model, settings.models_dir)
+    options = GenerationOptions(
+        max_tokens=settings.max_answer_tokens,
+        temperature=settings.temperature,
+        repeat_penalty=settings.repeat_penalty,
+    )
+    return LlamaCppGenerator(
+        path, context_tokens=settings.context_tokens, threads=settings.threads, options=options
+    )
+
+
+def build_retriever(settings: Settings, embedder: SentenceTransformerEmbedder | None = None) -> Retriever:
+    """Retriever over the existing index (raises IndexNotReadyError when there is none)."""
+    embedder = embedder or build_embedder(settings)
+    collection = open_collection(open_client(settings.index_dir), embedder.name, create=False)
+    scope = Scope(tuple(settings.scope_collections), tuple(settings.scope_languages))
+    return Retriever(collection, embedder, scope, top_k=settings.top_k)
+
+
+def agent_policy(settings: Settings) -> AgentPolicy:
+    """The answering rules taken from the settings."""
+    return AgentPolicy(
+        min_relevance=settings.min_relevance,
+        max_sources=settings.top_k,
+        history_turns=settings.history_turns,
+        max_message_chars=settings.max_message_chars,
+        company=settings.company_name,
+        handoff={"en": settings.handoff_en, "de": settings.handoff_de},
+    )
+
+
+def build_agent(settings: Settings) -> SupportAgent:
+    """A ready SupportAgent for the given settings."""
+    return SupportAgent(build_retriever(settings), build_generator(settings), agent_policy(settings))

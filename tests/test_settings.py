@@ -1,0 +1,50 @@
+"""Configuration: env vars, a TOML file, and readable validation errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent.errors import ConfigError
+from agent.settings import load_settings
+
+
+def test_defaults_are_the_private_ones() -> None:
+    settings = load_settings()
+    assert settings.host == "127.0.0.1"
+    assert settings.chat_model == "qwen2.5-coder-1.5b-instruct"
+    assert settings.index_dir == Path("data") / "index"
+
+
+def test_env_var_and_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "agent.toml"
+    config.write_text('port = 8080\ncompany_name = "Example GmbH"\ntop_k = 3\n')
+    monkeypatch.setenv("SUPPORT_AGENT_CONFIG", str(config))
+    monkeypatch.setenv("SUPPORT_AGENT_TOP_K", "5")
+    settings = load_settings()
+    assert settings.port == 8080 and settings.company_name == "Example GmbH"
+    assert settings.top_k == 5  # env beats file
+    assert load_settings(top_k=2).top_k == 2  # explicit beats env
+
+
+def test_invalid_values_are_explained(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUPPORT_AGENT_PORT", "99999")
+    monkeypatch.setenv("SUPPORT_AGENT_MIN_RELEVANCE", "high")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    text = str(err.value)
+    assert "The configuration is not valid" in text
+    assert "port (env SUPPORT_AGENT_PORT)" in text
+    assert "min_relevance (env SUPPORT_AGENT_MIN_RELEVANCE)" in text
+
+
+def test_unknown_setting_and_missing_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "agent.toml"
+    config.write_text("colour = 'blue'\n")
+    monkeypatch.setenv("SUPPORT_AGENT_CONFIG", str(config))
+    with pytest.raises(ConfigError, match="colour"):
+        load_settings()
+    monkeypatch.setenv("SUPPORT_AGENT_CONFIG", str(tmp_path / "missing.toml"))
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings()
