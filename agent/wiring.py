@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agent.assistant import AgentPolicy, SupportAgent
-from agent.embeddings import SentenceTransformerEmbedder
+from agent.embeddings import Embedder, load_embedder
 from agent.generation import GenerationOptions, LlamaCppGenerator
 from agent.index import open_client, open_collection
 from agent.models import resolve
@@ -11,11 +11,14 @@ from agent.retrieval import Retriever, Scope
 from agent.settings import Settings
 
 
-def build_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+def build_embedder(settings: Settings) -> Embedder:
     """The configured embedding model, verified and loaded from models_dir."""
     path = resolve(settings.embedding_model, settings.models_dir)
-    return SentenceTransformerEmbedder(
-        path, query_prefix=settings.query_prefix, passage_prefix=settings.passage_prefix
+    return load_embedder(
+        path,
+        threads=settings.threads,
+        query_prefix=settings.query_prefix,
+        passage_prefix=settings.passage_prefix,
     )
 
 
@@ -32,7 +35,7 @@ def build_generator(settings: Settings) -> LlamaCppGenerator:
     )
 
 
-def build_retriever(settings: Settings, embedder: SentenceTransformerEmbedder | None = None) -> Retriever:
+def build_retriever(settings: Settings, embedder: Embedder | None = None) -> Retriever:
     """Retriever over the existing index (raises IndexNotReadyError when there is none)."""
     embedder = embedder or build_embedder(settings)
     collection = open_collection(open_client(settings.index_dir), embedder.name, create=False)
