@@ -7,7 +7,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from agent.errors import MessageError
-from agent.generation import Generator, build_messages
+from agent.generation import NOT_COVERED, Generator, build_messages
+from agent.guard import GroundingGuard, Verdict, complete_sentences
 from agent.language import detect_language
 from agent.retrieval import Retriever, Source
 
@@ -33,6 +34,9 @@ class Answer:
     done: bool = False
     retrieved: list[str] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
+    question: str = ""  # the validated question
+    removed: list[str] = field(default_factory=list)  # sentences the grounding guard dropped
+    extractive: bool = False  # nothing the model wrote was supported: a quoted passage instead
 
     def as_dict(self) -> dict[str, object]:
         """The JSON shape of `support-agent ask --json`."""
@@ -59,60 +63,74 @@ class AgentPolicy:
 class SupportAgent:
     """Answers a customer's question from the help center, or honestly hands off to a human."""
 
-    def __init__(self, retriever: Retriever, generator: Generator, policy: AgentPolicy) -> None:
+    def __init__(
+        self, retriever: Retriever, generator: Generator, policy: AgentPolicy, guard: GroundingGuard
+    ) -> None:
         self._retriever = retriever
         self._generator = generator
         self._policy = policy
+        self._guard = guard
 
     def ask(self, question: str, history: Sequence[tuple[str, str]] = ()) -> Answer:
         """The complete answer (consumes the stream)."""
-        answer = None
-        for answer in self.stream(question, history):
-            pass
-        assert answer is not None
+        *_, answer = self.stream(question, history)
         return answer
 
     def stream(self, question: str, history: Sequence[tuple[str, str]] = ()) -> Iterator[Answer]:
-        """Yield growing partial answers; the last one has done=True and the timings."""
-        question = self.validate(question)
+        """Yield growing partial answers, sentence by sentence as the guard accepts them.
+
+        The last one has done=True and the timings.
+        """
         start = time.perf_counter()
-        language = detect_language(question, default=_history_language(history))
-        sources = self._relevant(question, history)
+        base, sources = self._triage(question, history)
         retrieved = time.perf_counter()
         timings = {"retrieve_s": round(retrieved - start, 4)}
-        ranked_ids = [s.article_id for s in sources]
-        scores = [round(s.score, 4) for s in sources]
-
-        if not sources:
+        if base.refused:
             timings.update(ttft_s=0.0, total_s=round(time.perf_counter() - start, 4))
-            yield Answer(
-                text=self._policy.handoff.get(language, self._policy.handoff["en"]),
-                citations=[],
-                refused=True,
-                language=language,
-                timings=timings,
-                done=True,
-                retrieved=ranked_ids,
-                scores=scores,
-            )
+            yield replace(base, timings=timings, done=True)
             return
 
-        citations = [Citation(s.article_id, s.title, s.url) for s in sources]
+        language = base.language
         recent = list(history)[-self._policy.history_turns :] if self._policy.history_turns else []
-        messages = build_messages(question, sources, language, recent, self._policy.company)
-        partial = Answer("", citations, False, language, retrieved=ranked_ids, scores=scores)
-        text = ""
-        first_token_at: float | None = None
+        messages = build_messages(base.question, sources, language, recent, self._policy.company)
+        kept: list[Verdict] = []
+        removed: list[str] = []
+        abstained = False
+        first_at: float | None = None
+        buffer = ""
         for piece in self._generator.stream(messages):
-            if first_token_at is None:
-                first_token_at = time.perf_counter()
-            text += piece
-            yield replace(partial, text=text)
+            buffer += piece
+            sentences, buffer = complete_sentences(buffer)
+            for sentence in sentences:
+                abstained |= self._judge(sentence, sources, base.question, kept, removed)
+            if sentences and kept:
+                first_at = first_at or time.perf_counter()
+                yield replace(base, text=_join(kept), citations=_cited(kept, sources))
+        if buffer.strip():
+            abstained |= self._judge(buffer.strip(), sources, base.question, kept, removed)
         end = time.perf_counter()
-        timings.update(
-            ttft_s=round((first_token_at or end) - retrieved, 4), total_s=round(end - start, 4)
-        )
-        yield replace(partial, text=text.strip(), timings=timings, done=True)
+        timings.update(ttft_s=round((first_at or end) - retrieved, 4), total_s=round(end - start, 4))
+        done = replace(base, timings=timings, done=True, removed=removed)
+        if kept:
+            yield replace(done, text=_join(kept), citations=_cited(kept, sources))
+        elif abstained:
+            yield replace(done, text=self._handoff(language), refused=True)
+        else:
+            top = sources[0]
+            yield replace(done, text=_quote(top), citations=[_citation(top)], extractive=True)
+
+    def _judge(
+        self, sentence: str, sources: list[Source], question: str, kept: list[Verdict], removed: list[str]
+    ) -> bool:
+        """Keep or drop one sentence; True when it is the model saying the articles do not cover it."""
+        if NOT_COVERED in sentence.upper().replace(" ", "_"):
+            return True
+        verdict = self._guard.check(sentence, sources, question)
+        (kept if verdict.supported else removed).append(verdict if verdict.supported else sentence)
+        return False
+
+    def _handoff(self, language: str) -> str:
+        return self._policy.handoff.get(language, self._policy.handoff["en"])
 
     def validate(self, question: str) -> str:
         """Strip a message and reject empty or oversized ones with a clear error."""
@@ -126,16 +144,73 @@ class SupportAgent:
             )
         return question
 
-    def _relevant(self, question: str, history: Sequence[tuple[str, str]]) -> list[Source]:
-        sources = self._above_threshold(self._retriever.search(question))
+    def retrieve_only(self, question: str, history: Sequence[tuple[str, str]] = ()) -> Answer:
+        """Retrieval and the covered / not-covered decision, without calling the model."""
+        start = time.perf_counter()
+        answer, sources = self._triage(question, history)
+        total = round(time.perf_counter() - start, 4)
+        return replace(
+            answer,
+            citations=[_citation(s) for s in sources],
+            timings={"retrieve_s": total, "ttft_s": 0.0, "total_s": total},
+            done=True,
+        )
+
+    def _triage(self, question: str, history: Sequence[tuple[str, str]]) -> tuple[Answer, list[Source]]:
+        """Validate, retrieve, and decide: the empty answer to fill (or the handoff) and its sources."""
+        question = self.validate(question)
+        language = detect_language(question, default=_history_language(history))
+        ranked = self._retriever.search(question)
+        sources = self._covered(ranked)
         if not sources and history:
             # A short follow-up ("and how long does that take?") gets its topic from the last question.
-            sources = self._above_threshold(self._retriever.search(f"{history[-1][0]} {question}"))
-        return sources[: self._policy.max_sources]
+            ranked = self._retriever.search(f"{history[-1][0]} {question}")
+            sources = self._covered(ranked)
+        answer = Answer(
+            "",
+            [],
+            refused=not sources,
+            language=language,
+            question=question,
+            retrieved=[s.article_id for s in ranked],
+            scores=[round(s.score, 4) for s in ranked],
+        )
+        if not sources:
+            answer = replace(answer, text=self._handoff(language))
+        return answer, sources[: self._policy.max_sources]
 
-    def _above_threshold(self, sources: list[Source]) -> list[Source]:
-        return [s for s in sources if s.score >= self._policy.min_relevance]
+    def _covered(self, ranked: list[Source]) -> list[Source]:
+        return [s for s in ranked if s.score >= self._policy.min_relevance]
 
 
 def _history_language(history: Sequence[tuple[str, str]]) -> str:
     return detect_language(history[-1][0]) if history else "en"
+
+
+def _join(kept: list[Verdict]) -> str:
+    text = ""
+    for verdict in kept:
+        list_item = verdict.sentence[:2] in ("- ", "* ") or verdict.sentence[:3].rstrip(". ").isdigit()
+        text += ("\n" if list_item else " ") + verdict.sentence
+    return text.strip()
+
+
+def _citation(source: Source) -> Citation:
+    return Citation(source.article_id, source.title, source.url)
+
+
+def _cited(kept: list[Verdict], sources: list[Source]) -> list[Citation]:
+    """Only the articles that support a kept sentence, in retrieval order."""
+    used = {v.source_id for v in kept}
+    return [_citation(s) for s in sources if s.article_id in used]
+
+
+def _quote(source: Source, limit: int = 400) -> str:
+    """The most relevant passage, quoted, for when nothing the model wrote was supported."""
+    passage = source.passages[0] if source.passages else ""
+    if passage.startswith("["):  # drop the "[heading path]" line retrieval adds for the model
+        passage = passage.split("\n", 1)[-1]
+    passage = " ".join(passage.split())
+    if len(passage) > limit:
+        passage = passage[:limit].rsplit(" ", 1)[0] + " …"
+    return f"{source.title}: „{passage}“" if source.language == "de" else f'{source.title}: "{passage}"'

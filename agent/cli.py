@@ -29,9 +29,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _settings(args: argparse.Namespace) -> Settings:
     overrides = {
-        key: value
-        for key, value in vars(args).items()
-        if key in Settings.model_fields and value is not None
+        key: value for key, value in vars(args).items() if key in Settings.model_fields and value is not None
     }
     return load_settings(**overrides)
 
@@ -88,6 +86,20 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from agent.simulate import load_questions, run_simulation
+    from agent.wiring import build_simulation
+
+    questions = load_questions(args.questions)
+    # --data-dir here names the simulation's own index, not the live data dir.
+    settings = _settings(argparse.Namespace(**{k: v for k, v in vars(args).items() if k != "data_dir"}))
+    pipeline, kb = build_simulation(settings, args.out, knowledge=args.knowledge, data_dir=args.data_dir)
+    summary = run_simulation(pipeline, questions, args.out, kb=kb, retrieval_only=args.retrieval_only)
+    print(json.dumps(summary["overall"], indent=2))
+    print(f"written: {args.out / 'results.jsonl'}, {args.out / 'summary.json'}, {args.out / 'report.html'}")
+    return 0
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     from ui.app import serve
 
@@ -118,6 +130,29 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     ask.add_argument("--chat-model", help="model name or .gguf file in the models folder")
     ask.set_defaults(run=_cmd_ask)
+
+    simulate = sub.add_parser(
+        "simulate",
+        help="replay past questions and measure answers (own index; the live one is never touched)",
+    )
+    simulate.add_argument(
+        "--questions", type=Path, required=True, help="JSONL: id, question, expected_article"
+    )
+    simulate.add_argument(
+        "--out", type=Path, required=True, help="folder for results.jsonl, summary.json, report.html"
+    )
+    simulate.add_argument(
+        "--knowledge", type=Path, help="knowledge folder to replay against (default: the live one)"
+    )
+    simulate.add_argument(
+        "--data-dir", type=Path, help="folder for the simulation's own index (default: OUT/data)"
+    )
+    simulate.add_argument("--models-dir", type=Path, help="folder of models (default ./models)")
+    simulate.add_argument("--chat-model", help="model name or .gguf file in the models folder")
+    simulate.add_argument(
+        "--retrieval-only", action="store_true", help="retrieve and decide, do not generate"
+    )
+    simulate.set_defaults(run=_cmd_simulate)
 
     serve = sub.add_parser("serve", parents=[common], help="start the chat page")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")

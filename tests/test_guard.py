@@ -1,0 +1,129 @@
+"""The grounding guard: planted inventions and wrong facts are removed before a customer sees them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agent.assistant import SupportAgent
+from agent.generation import Message
+from agent.guard import GroundingGuard, complete_sentences, split_sentences, unsupported_facts
+from agent.retrieval import Source
+from agent.wiring import agent_policy, build_retriever
+from tests.conftest import make_settings
+
+RETURNS = Source(
+    article_id="en-returns",
+    title="Returning an item",
+    url="https://help.example/returns",
+    language="en",
+    collection="returns",
+    score=0.9,
+    passages=[
+        "You can return items within 30 days of delivery. The return label is free for Germany and Austria; "
+        "other EU countries pay €6.90. Questions: support@nordlicht-shop.example or +49 30 1234 5678."
+    ],
+)
+
+
+@pytest.fixture(scope="module")
+def guard(embedder) -> GroundingGuard:
+    return GroundingGuard(embedder)
+
+
+def test_supported_sentence_is_kept_and_credited(guard: GroundingGuard) -> None:
+    verdict = guard.check("You can send items back within 30 days of delivery.", [RETURNS])
+    assert verdict.supported and verdict.source_id == "en-returns"
+
+
+def test_planted_invention_is_removed(guard: GroundingGuard) -> None:
+    verdict = guard.check("Every customer also gets a free pizza voucher on Fridays.", [RETURNS])
+    assert not verdict.supported
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Other EU countries pay €9.90 for the return label.",  # wrong price
+        "You can return items within 60 days of delivery.",  # wrong duration
+        "Write to help@nordlicht-shop.example with questions.",  # invented e-mail
+        "Call us on +49 30 9999 0000.",  # invented phone number
+        "See https://nordlicht-shop.example/returns-portal for details.",  # invented URL
+    ],
+)
+def test_wrong_facts_are_removed(guard: GroundingGuard, sentence: str) -> None:
+    verdict = guard.check(sentence, [RETURNS])
+    assert not verdict.supported
+    assert verdict.unsupported_facts
+
+
+def test_facts_match_across_number_formats() -> None:
+    corpus = RETURNS.passages[0]
+    assert unsupported_facts("Andere EU-Länder zahlen 6,90 € für das Etikett.", corpus) == []
+    assert unsupported_facts("Rufen Sie +49 (30) 1234-5678 an.", corpus) == []
+    assert unsupported_facts("Es kostet 7,90 €.", corpus) == ["7,90"]
+    assert unsupported_facts("Your order NL-2024-123456 is fine.", corpus + " NL-2024-123456") == []
+
+
+def test_sentence_splitting_keeps_abbreviations_and_list_items() -> None:
+    text = "Sie können z. B. per PayPal zahlen. Oder so:\n- Visa\n- Mastercard"
+    assert split_sentences(text) == [
+        "Sie können z. B. per PayPal zahlen.",
+        "Oder so:",
+        "- Visa",
+        "- Mastercard",
+    ]
+    done, rest = complete_sentences("First one. Second one is still comi")
+    assert done == ["First one."] and rest == "Second one is still comi"
+
+
+class ScriptedGenerator:
+    """Fault injection: a model that says exactly this (e.g. a confident invention)."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+
+    def stream(self, messages: list[Message]) -> Iterator[str]:
+        for word in self._text.split(" "):
+            yield word + " "
+
+
+def _agent(demo_data_dir: Path, embedder, text: str) -> SupportAgent:
+    settings = make_settings(demo_data_dir)
+    return SupportAgent(
+        build_retriever(settings, embedder),
+        ScriptedGenerator(text),
+        agent_policy(settings),
+        GroundingGuard(embedder),
+    )
+
+
+QUESTION = "how long do i have to send back a pair of trousers?"
+
+
+def test_agent_drops_the_invented_sentence_and_wrong_price(demo_data_dir: Path, embedder) -> None:
+    script = (
+        "You can return items within 30 days of delivery. "
+        "Returns from other EU countries cost €3.50. "
+        "As a thank-you, every return earns you a free scarf."
+    )
+    answer = _agent(demo_data_dir, embedder, script).ask(QUESTION)
+    assert answer.text == "You can return items within 30 days of delivery."
+    assert len(answer.removed) == 2
+    assert [c.id for c in answer.citations] == ["en-returns"]
+    assert "3.50" not in answer.text and "scarf" not in answer.text
+
+
+def test_nothing_supported_gives_a_quoted_passage(demo_data_dir: Path, embedder) -> None:
+    answer = _agent(demo_data_dir, embedder, "Our CEO personally drives every parcel to you.").ask(QUESTION)
+    assert answer.extractive and not answer.refused
+    assert [c.id for c in answer.citations] == ["en-returns"]
+    assert answer.text.startswith("Returning an item:")
+
+
+def test_model_saying_not_covered_becomes_a_handoff(demo_data_dir: Path, embedder) -> None:
+    answer = _agent(demo_data_dir, embedder, "NOT_COVERED").ask(QUESTION)
+    assert answer.refused and answer.citations == []
+    assert "support@nordlicht-shop.example" in answer.text

@@ -1,0 +1,53 @@
+"""Hybrid retrieval over the demo index: scope, hidden articles, BM25 stemming, threshold refusal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent.lexical import LexicalIndex, tokenize
+from agent.retrieval import Scope
+from agent.wiring import build_retriever
+from tests.conftest import make_settings
+
+
+def test_german_stemming_folds_umlauts_and_inflections() -> None:
+    assert tokenize("Rücksendungen", ["de"]) == tokenize("rucksendung", ["de"])
+    assert tokenize("Die Rücksendung", ["de"]) == tokenize("rücksendung", ["de"])  # stopword dropped
+    assert tokenize("returns", ["en"]) == tokenize("returned", ["en"])
+
+
+def test_bm25_ranks_the_passage_with_the_rare_word_first() -> None:
+    index = LexicalIndex(["Paket verfolgen mit Nummer 00340", "Zahlung per PayPal"], ["de", "de"])
+    scores = index.scores("wo ist meine 00340 sendung")
+    assert scores[0] > 0 and scores[1] == 0
+
+
+def test_exact_detail_is_found_by_the_lexical_half(demo_data_dir: Path, embedder) -> None:
+    sources = build_retriever(make_settings(demo_data_dir), embedder).search("wer ist zahlwerk?")
+    assert sources[0].article_id in {"de-rechnungskauf", "de-zahlungsarten", "en-invoice", "en-payment-methods"}
+    assert sources[0].lexical > 0
+
+
+def test_scope_limits_collections_in_the_store_query(demo_data_dir: Path, embedder) -> None:
+    settings = make_settings(demo_data_dir, scope_collections=["shipping"])
+    sources = build_retriever(settings, embedder).search("How do I return my trousers?", top_k=20)
+    assert sources and {s.collection for s in sources} == {"shipping"}
+    where = Scope(("shipping",)).where()
+    assert {"collection": {"$in": ["shipping"]}} in where["$and"]
+    assert {"audience": "public"} in where["$and"] and {"status": "published"} in where["$and"]
+
+
+def test_scope_limits_languages(demo_data_dir: Path, embedder) -> None:
+    settings = make_settings(demo_data_dir, scope_languages=["de"])
+    sources = build_retriever(settings, embedder).search("How much is shipping?", top_k=20)
+    assert sources and {s.language for s in sources} == {"de"}
+
+
+def test_sources_are_deduplicated_articles_with_passages(demo_data_dir: Path, embedder) -> None:
+    sources = build_retriever(make_settings(demo_data_dir), embedder).search(
+        "Versandkosten nach Österreich", top_k=10
+    )
+    ids = [s.article_id for s in sources]
+    assert len(ids) == len(set(ids))
+    assert 1 <= len(sources[0].passages) <= 2 and all(len(s.passages) == 1 for s in sources[1:])
+    assert all(0.0 <= s.score <= 1.0 for s in sources)
