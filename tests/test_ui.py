@@ -3,44 +3,60 @@
 from __future__ import annotations
 
 import logging
-import socket
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
-from agent.privacy_env import use_temp_dir
 from agent.wiring import build_agent
 from tests.conftest import make_settings
+from ui.app import BackgroundServer, create_app
+from ui.security import SECURITY_HEADERS
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+CHROMIUM = "/usr/bin/chromium"  # Debian's package; Playwright's own browser download is not used
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    # the browser's own calls to Google go nowhere; the page's requests are what the test judges
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
+]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
 def chat_url(demo_data_dir: Path) -> Iterator[str]:
     settings = make_settings(demo_data_dir)
-    use_temp_dir(settings.temp_dir)
-    from ui.chat import build_chat
-
-    page = build_chat(build_agent(settings), settings)
-    page.queue(default_concurrency_limit=1).launch(
-        server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True, quiet=True
-    )
+    server = BackgroundServer(create_app(build_agent(settings), settings))
     try:
-        yield page.local_url
+        yield server.start()
     finally:
-        page.close()
+        server.stop()
+
+
+def test_page_is_served_with_security_headers_and_no_third_party_assets(chat_url: str) -> None:
+    response = httpx.get(chat_url, timeout=30)
+    assert response.status_code == 200
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers[name] == value
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+    # every absolute URL the page itself loads must be our own origin
+    loaded = re.findall(r'(?:src|href)="(https?://[^"]+)"', response.text)
+    assert all(url.startswith(chat_url.rstrip("/")) for url in loaded), loaded
+    assert "fonts.googleapis" not in response.text
 
 
 def test_chat_answers_with_linked_citation(chat_url: str) -> None:
     from gradio_client import Client
 
     client = Client(chat_url, verbose=False)
-    box, chat = client.predict("How long do I have to return a jacket?", api_name="/chat")
+    box, chat = client.predict("How long do I have to return an item?", api_name="/chat")
     assert box == ""
     assert [m["role"] for m in chat] == ["user", "assistant"]
     reply = _text(chat[-1])
@@ -83,6 +99,33 @@ def test_chat_logs_carry_no_message_text(chat_url: str, caplog: pytest.LogCaptur
         Client(chat_url, verbose=False).predict(canary, api_name="/chat")
     assert "answered:" in caplog.text
     assert "canary-7d1f3" not in caplog.text
+
+
+def test_page_in_headless_chromium_answers_and_only_talks_to_its_own_origin(chat_url: str) -> None:
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} missing: `make browser` installs Debian's chromium")
+    requests: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(locale="de-DE")
+            page.on("request", lambda request: requests.append(request.url))
+            page.goto(chat_url)
+            page.locator("#question textarea").wait_for(timeout=60_000)
+            assert "KI" in page.locator("#ai-notice").inner_text()  # the AI notice is visible up front
+            page.locator("#question textarea").fill("How long do I have to return an item?")
+            page.locator("#send").click()
+            page.locator("#chat").get_by_text("Source:").wait_for(timeout=240_000)
+            link = page.locator("#chat a", has_text="Returning an item").first
+            assert link.get_attribute("href") == "https://help.nordlicht-shop.example/en/returns"
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "chat-page.png"), full_page=True)
+        finally:
+            browser.close()
+    origin = chat_url.rstrip("/")
+    foreign = [url for url in requests if not url.startswith((origin, "data:", "blob:"))]
+    assert requests and not foreign, foreign
 
 
 def _text(message: dict) -> str:
