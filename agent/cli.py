@@ -8,6 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
+from agent.egress import install_egress_guard
 from agent.errors import AgentError
 from agent.settings import Settings, load_settings
 
@@ -17,6 +18,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.run is not _cmd_models:
+        # Everything but `models fetch` (pip, in a child process) works offline: enforce it in-process.
+        install_egress_guard()
     try:
         return int(args.run(args) or 0)
     except AgentError as exc:
