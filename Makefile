@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CLI    := $(BIN)/support-agent
 
-.PHONY: run test index models install lint browser bench-quality
+.PHONY: run test index models install lint browser egress-check bench-quality
 
 run: index
 	$(CLI) serve
@@ -30,6 +30,11 @@ browser:
 lint: $(STAMP)
 	$(BIN)/ruff check agent ui tests bench
 	$(BIN)/ruff format --check agent ui tests bench
+
+# Zero-egress proof: a syscall trace of index, ask, simulate and a served chat, and every request the
+# chat page makes in headless Chromium; prints the hosts contacted (expected: none but the app).
+egress-check: models browser
+	$(BIN)/python -m pytest -q -s tests/test_egress.py tests/test_ui.py -k "write_only or chromium"
 
 # Ours vs the naive quickstart RAG on eval/dev.jsonl, same chat model, one run (about an hour on 2 cores).
 bench-quality: models

@@ -7,17 +7,19 @@ PermissionError – which libraries treat as a failed connection – and logged 
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import socket
 import sys
 import threading
 from typing import Any
 
+from agent.endpoints import is_loopback
+
 log = logging.getLogger(__name__)
 
-_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
 _allowed: set[str] = set()
+_resolved: set[str] = set()  # addresses an allow-listed name resolved to (connect() sees only those)
+_resolving = threading.local()
 _blocked: list[tuple[str, int | None]] = []
 _lock = threading.Lock()
 _installed = False
@@ -36,6 +38,7 @@ def install_egress_guard(allowed_hosts: set[str] | frozenset[str] = frozenset())
     with _lock:
         _allowed.clear()
         _allowed.update(h.lower() for h in allowed_hosts)
+        _resolved.clear()
         if not _installed:
             sys.addaudithook(_hook)
             _installed = True
@@ -52,12 +55,7 @@ def is_allowed(host: str | None) -> bool:
     if not host:
         return True
     name = host.strip("[]").lower()
-    if name in _LOOPBACK_NAMES or name in _allowed:
-        return True
-    try:
-        return ipaddress.ip_address(name.split("%")[0]).is_loopback
-    except ValueError:
-        return False
+    return name in _allowed or name in _resolved or is_loopback(name.split("%")[0])
 
 
 def _hook(event: str, args: tuple[Any, ...]) -> None:
@@ -66,11 +64,28 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
         if isinstance(host, bytes):
             host = host.decode(errors="replace")
         _check(None if host is None else str(host), port)
+        if host and str(host).lower() in _allowed:
+            _remember_addresses(str(host), port)
     elif event == "socket.connect":
         sock, address = args[0], args[1]
         if getattr(sock, "family", None) == socket.AF_UNIX or not isinstance(address, tuple):
             return
         _check(str(address[0]), address[1])
+
+
+def _remember_addresses(host: str, port: Any) -> None:
+    """Resolve an allow-listed name once more, ourselves, so the connect() to its address passes."""
+    if getattr(_resolving, "active", False):
+        return  # our own lookup below raises this event again
+    _resolving.active = True
+    try:
+        addresses = {str(info[4][0]).split("%")[0].lower() for info in socket.getaddrinfo(host, port)}
+    except OSError:
+        return  # the caller's own lookup will fail the same way and report it
+    finally:
+        _resolving.active = False
+    with _lock:
+        _resolved.update(addresses)
 
 
 def _check(host: str | None, port: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 # Forced, not defaulted: a stray variable in the operator's shell must not turn telemetry back on.
@@ -26,6 +27,10 @@ def harden_environment() -> None:
 
 
 def use_temp_dir(temp_dir: Path) -> None:
-    """Send Gradio's and Python's temp files into our data dir, where erasure and retention reach them."""
+    """Send every temp file (Gradio's, Python's, SQLite's) into our data dir, where erasure and
+    retention reach them: SQLite otherwise spills sort and index temp files to /var/tmp."""
     temp_dir.mkdir(parents=True, exist_ok=True)
-    os.environ["GRADIO_TEMP_DIR"] = str(temp_dir)
+    path = str(temp_dir.resolve())
+    for name in ("GRADIO_TEMP_DIR", "TMPDIR", "SQLITE_TMPDIR"):
+        os.environ[name] = path
+    tempfile.tempdir = path

@@ -9,15 +9,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from agent.egress import is_allowed
 from tests.conftest import MODELS_DIR, SMALL_CHAT_MODEL
+from tests.syscall_audit import TRACED_CALLS, read_trace
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -117,3 +122,112 @@ def test_answering_works_with_no_network_and_nothing_tries_to_leave(demo_data_di
     answer = json.loads(result.stdout)
     assert answer["citations"], answer
     assert "egress blocked" not in result.stderr  # no library even tried to phone home
+
+
+needs_strace = pytest.mark.skipif(not shutil.which("strace"), reason="needs strace")
+
+
+@needs_strace
+def test_index_chat_and_simulation_contact_nobody_and_write_only_to_the_data_dir(tmp_path: Path) -> None:
+    from gradio_client import Client
+
+    data, out, home = tmp_path / "data", tmp_path / "simulation", tmp_path / "home"
+    home.mkdir()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "PYTHONDONTWRITEBYTECODE": "1",  # the interpreter's own .pyc cache is not ours to judge
+        "HOME": str(home),  # anything written under ~ (caches, telemetry ids) shows up as a violation
+        "SUPPORT_AGENT_DATA_DIR": str(data),
+        "SUPPORT_AGENT_KNOWLEDGE_DIR": str(ROOT / "knowledge"),
+        "SUPPORT_AGENT_MODELS_DIR": str(MODELS_DIR),
+        "SUPPORT_AGENT_CHAT_MODEL": SMALL_CHAT_MODEL,
+    }
+    questions = tmp_path / "tickets.jsonl"
+    questions.write_text(
+        json.dumps({"id": "t1", "question": "do you take paypal", "expected_article": "en-payment-methods"})
+        + "\n"
+    )
+
+    def traced(name: str) -> list[str]:
+        return ["strace", "-f", "-qq", "-e", f"trace={TRACED_CALLS}", "-o", str(tmp_path / f"{name}.trace")]
+
+    cli = [sys.executable, "-m", "agent.cli"]
+    steps = {
+        "index": ["index"],
+        "ask": ["ask", "--json", "Kann ich auf Rechnung bezahlen?"],
+        "simulate": ["simulate", "--questions", str(questions), "--out", str(out), "--retrieval-only"],
+    }
+    for name, args in steps.items():
+        result = subprocess.run(
+            traced(name) + cli + args, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900
+        )
+        assert result.returncode == 0, f"{name}: {result.stderr[-2000:]}"
+
+    port = _free_port()
+    server = subprocess.Popen(
+        traced("serve") + cli + ["serve", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # so Ctrl-C can go to the server itself, not only to strace
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        _wait_for(url, server)
+        _, chat = Client(url, verbose=False).predict("Welche Zahlungsarten gibt es?", api_name="/chat")
+        assert "Quelle" in str(chat[-1]["content"])
+    finally:
+        os.killpg(server.pid, signal.SIGINT)
+        server.wait(timeout=60)
+
+    allowed = [data, out, Path("/dev/null"), Path("/dev/shm"), Path("/dev/tty")]
+    for name in [*steps, "serve"]:
+        report = read_trace(tmp_path / f"{name}.trace", tmp_path)
+        print(
+            f"\n{name}: remote connections {report.remote or 'none'}, loopback {report.loopback}, "
+            f"unix {report.unix}; paths written {len(report.written)}, outside the data dir "
+            f"{report.written_outside(allowed) or 'none'}"
+        )
+        assert report.remote == [], f"{name} tried to connect to {report.remote}"
+        assert report.written_outside(allowed) == [], f"{name} wrote outside the data dir"
+    assert not any(home.iterdir())
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("the server exited before it answered")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    raise RuntimeError(f"{url} did not answer within 5 minutes")
+
+
+@needs_strace
+@needs_netns
+def test_the_syscall_audit_catches_a_connection_and_a_stray_file(tmp_path: Path) -> None:
+    """The audit above would see a regression: here a process does both things it must never do."""
+    stray = tmp_path / "home" / ".cache" / "telemetry-id"
+    script = (
+        "import socket, pathlib\n"
+        f"pathlib.Path({str(stray)!r}).parent.mkdir(parents=True)\n"
+        f"pathlib.Path({str(stray)!r}).write_text('x')\n"
+        "try:\n    socket.create_connection(('203.0.113.7', 443), timeout=2)\nexcept OSError:\n    pass\n"
+    )
+    trace = tmp_path / "probe.trace"
+    command = f'strace -f -qq -e trace={TRACED_CALLS} -o {trace} {sys.executable} -c "{script}"'
+    assert _isolated(command).returncode == 0
+    report = read_trace(trace, tmp_path)
+    assert report.remote == ["203.0.113.7:443"]
+    assert str(stray) in report.written_outside([tmp_path / "data"])

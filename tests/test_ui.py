@@ -6,6 +6,7 @@ import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -124,6 +125,8 @@ def test_page_in_headless_chromium_answers_and_only_talks_to_its_own_origin(chat
         finally:
             browser.close()
     origin = chat_url.rstrip("/")
+    hosts = sorted({urlsplit(url).netloc or urlsplit(url).scheme for url in requests})
+    print(f"\npage: {len(requests)} requests, hosts contacted: {hosts}")
     foreign = [url for url in requests if not url.startswith((origin, "data:", "blob:"))]
     assert requests and not foreign, foreign
 
