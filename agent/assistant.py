@@ -58,6 +58,7 @@ class AgentPolicy:
     max_message_chars: int
     company: str
     handoff: dict[str, str]
+    min_relevance_to_quote: float = 0.0
 
 
 class SupportAgent:
@@ -98,22 +99,35 @@ class SupportAgent:
         abstained = False
         first_at: float | None = None
         buffer = ""
-        for piece in self._generator.stream(messages):
-            buffer += piece
-            sentences, buffer = complete_sentences(buffer)
-            for sentence in sentences:
-                abstained |= self._judge(sentence, sources, base.question, kept, removed)
-            if sentences and kept:
-                first_at = first_at or time.perf_counter()
-                yield replace(base, text=_join(kept), citations=_cited(kept, sources))
-        if buffer.strip():
+        pieces = self._generator.stream(messages)
+        looping = False
+        try:
+            for piece in pieces:
+                buffer += piece
+                sentences, buffer = complete_sentences(buffer)
+                for sentence in sentences:
+                    if _repeats(sentence, kept, removed):
+                        looping = True  # a small model repeating itself: nothing new will come
+                        break
+                    abstained |= self._judge(sentence, sources, base.question, kept, removed)
+                if sentences and kept:
+                    first_at = first_at or time.perf_counter()
+                    yield replace(base, text=_join(kept), citations=_cited(kept, sources))
+                if looping:
+                    break
+        finally:
+            close = getattr(pieces, "close", None)
+            if close:
+                close()  # stops generation (and frees the model) when we stop early
+        if buffer.strip() and not looping:
             abstained |= self._judge(buffer.strip(), sources, base.question, kept, removed)
         end = time.perf_counter()
         timings.update(ttft_s=round((first_at or end) - retrieved, 4), total_s=round(end - start, 4))
         done = replace(base, timings=timings, done=True, removed=removed)
         if kept:
             yield replace(done, text=_join(kept), citations=_cited(kept, sources))
-        elif abstained:
+        elif abstained or sources[0].score < self._policy.min_relevance_to_quote:
+            # Quoting a passage helps only when retrieval is sure it is the right one.
             yield replace(done, text=self._handoff(language), refused=True)
         else:
             top = sources[0]
@@ -185,6 +199,12 @@ class SupportAgent:
 
 def _history_language(history: Sequence[tuple[str, str]]) -> str:
     return detect_language(history[-1][0]) if history else "en"
+
+
+def _repeats(sentence: str, kept: list[Verdict], removed: list[str]) -> bool:
+    """True when the sentence was already said (kept or dropped), ignoring case and spacing."""
+    key = " ".join(sentence.lower().split())
+    return any(key == " ".join(s.lower().split()) for s in [*(v.sentence for v in kept), *removed])
 
 
 def _join(kept: list[Verdict]) -> str:

@@ -38,6 +38,7 @@ class GuardPolicy:
 
     min_lexical: float = 0.5  # share of the sentence's word stems found in one passage
     min_semantic: float = 0.88  # cosine of sentence and passage (multilingual-e5 scale)
+    max_foreign_terms: int = 1  # question words the sentence repeats that no passage contains
 
 
 class GroundingGuard:
@@ -54,6 +55,11 @@ class GroundingGuard:
         passages = [(s.article_id, p) for s in sources for p in s.passages]
         missing = unsupported_facts(sentence, "\n".join([question] + [p for _, p in passages]))
         words = set(tokenize(sentence, ("de", "en")))
+        # Words the sentence takes from the question that no passage contains: the model is answering
+        # about the customer's topic (a product, a place) from articles that are about something else.
+        foreign = foreign_terms(sentence, question, [p for _, p in passages]) if question else []
+        if len(foreign) > self._policy.max_foreign_terms:
+            missing = [*missing, *foreign]
         scored: list[tuple[str, float, float]] = []
         if words:
             vector = self._embedder.embed_query(sentence)
@@ -75,6 +81,19 @@ class GroundingGuard:
                 self._vectors.clear()
             self._vectors[passage] = self._embedder.embed_documents([passage])[0]
         return self._vectors[passage]
+
+
+def foreign_terms(sentence: str, question: str, passages: list[str]) -> list[str]:
+    """Words of the sentence that come from the question but occur in none of the passages."""
+    languages = ("de", "en")
+    asked = set(tokenize(question, languages))
+    known = set(tokenize("\n".join(passages), languages))
+    found = []
+    for word in dict.fromkeys(re.findall(r"\w+", sentence.lower())):
+        stems = set(tokenize(word, languages))
+        if stems & asked and not stems & known:
+            found.append(word)
+    return found
 
 
 def split_sentences(text: str) -> list[str]:

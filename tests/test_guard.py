@@ -59,6 +59,17 @@ def test_wrong_facts_are_removed(guard: GroundingGuard, sentence: str) -> None:
     assert verdict.unsupported_facts
 
 
+def test_answer_about_a_topic_the_passages_do_not_cover_is_removed(guard: GroundingGuard) -> None:
+    # Every fact and most words occur in the passage, but the customer asked about something else.
+    question = "whats the direct phone number of your erfurt warehouse?"
+    verdict = guard.check("The direct phone number of our warehouse is +49 30 1234 5678.", [RETURNS], question)
+    assert not verdict.supported
+    assert {"direct", "warehouse"} <= set(verdict.unsupported_facts)
+    # the same words are fine when the passage is about them
+    fine = guard.check("Call +49 30 1234 5678 with questions.", [RETURNS], "whats your phone number?")
+    assert fine.supported
+
+
 def test_facts_match_across_number_formats() -> None:
     corpus = RETURNS.passages[0]
     assert unsupported_facts("Andere EU-Länder zahlen 6,90 € für das Etikett.", corpus) == []
@@ -127,3 +138,31 @@ def test_model_saying_not_covered_becomes_a_handoff(demo_data_dir: Path, embedde
     answer = _agent(demo_data_dir, embedder, "NOT_COVERED").ask(QUESTION)
     assert answer.refused and answer.citations == []
     assert "support@nordlicht-shop.example" in answer.text
+
+
+class LoopingGenerator:
+    """Fault injection: a model stuck repeating one sentence; records whether it was stopped."""
+
+    def __init__(self, sentence: str) -> None:
+        self._sentence = sentence
+        self.produced = 0
+        self.closed = False
+
+    def stream(self, messages: list[Message]) -> Iterator[str]:
+        try:
+            while self.produced < 1000:
+                self.produced += 1
+                yield self._sentence + " "
+        finally:
+            self.closed = True
+
+
+def test_a_looping_model_is_stopped_and_said_once(demo_data_dir: Path, embedder) -> None:
+    settings = make_settings(demo_data_dir)
+    looping = LoopingGenerator("You can return items within 30 days of delivery.")
+    agent = SupportAgent(
+        build_retriever(settings, embedder), looping, agent_policy(settings), GroundingGuard(embedder)
+    )
+    answer = agent.ask(QUESTION)
+    assert answer.text == "You can return items within 30 days of delivery."
+    assert looping.closed and looping.produced < 5  # generation stopped at the first repeat
