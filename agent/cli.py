@@ -10,6 +10,7 @@ from pathlib import Path
 
 from agent.egress import install_egress_guard
 from agent.errors import AgentError
+from agent.privacy_env import use_temp_dir
 from agent.settings import Settings, load_settings
 
 
@@ -18,10 +19,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.run is not _cmd_models:
-        # Everything but `models fetch` (pip, in a child process) works offline: enforce it in-process.
-        install_egress_guard()
     try:
+        if args.run is not _cmd_models:
+            # Everything but `models fetch` (pip, in a child process) stays on the machine, apart from
+            # the remote endpoints the configuration declares: enforce it in-process.
+            settings = _settings(args)
+            install_egress_guard(settings.egress_allowlist())
+            # A simulation keeps everything, temp files included, in its own data dir.
+            sim_data = (args.data_dir or args.out / "data") if args.run is _cmd_simulate else None
+            use_temp_dir(sim_data / "tmp" if sim_data else settings.temp_dir)
         return int(args.run(args) or 0)
     except AgentError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -60,13 +66,19 @@ def _cmd_models(args: argparse.Namespace) -> int:
 def _cmd_index(args: argparse.Namespace) -> int:
     from agent.index import sync_index
     from agent.knowledge import load_knowledge
-    from agent.wiring import build_embedder
+    from agent.wiring import build_embedder, open_store
 
     settings = _settings(args)
     kb = load_knowledge(settings.knowledge_dir)
     for problem in kb.problems:
         print(f"skipped (invalid): {problem}", file=sys.stderr)
-    report = sync_index(kb, build_embedder(settings), settings.index_dir, chunk_size=settings.chunk_size)
+    report = sync_index(
+        kb,
+        build_embedder(settings),
+        settings.index_dir,
+        chunk_size=settings.chunk_size,
+        client=open_store(settings),
+    )
     print(f"index: {report.summary()}")
     return 0
 

@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from agent.chunking import chunk_article
 from agent.embeddings import Embedder
+from agent.endpoints import parse_endpoint
 from agent.errors import IndexNotReadyError
 from agent.knowledge import Article, KnowledgeBase
 
@@ -45,15 +46,29 @@ class IndexReport:
         )
 
 
-def open_client(index_dir: Path) -> Any:
-    """A persistent local Chroma client with telemetry off."""
+def open_client(index_dir: Path, *, server_url: str | None = None, ca_file: Path | None = None) -> Any:
+    """A Chroma client with telemetry off: the server at `server_url`, else a local store in index_dir."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
-    index_dir.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(
-        path=str(index_dir), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    options = ChromaSettings(
+        anonymized_telemetry=False,
+        allow_reset=False,
+        chroma_server_ssl_verify=str(ca_file) if ca_file else None,
     )
+    if server_url:
+        endpoint = parse_endpoint(server_url)
+        try:
+            return chromadb.HttpClient(
+                host=endpoint.host, port=endpoint.port, ssl=endpoint.tls, settings=options
+            )
+        except Exception as exc:  # chromadb raises ValueError or httpx errors when the server is down
+            raise IndexNotReadyError(
+                f"The Chroma server {server_url} cannot be reached ({exc}). Start it, or remove "
+                "vector_store_url to use the local index."
+            ) from exc
+    index_dir.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(index_dir), settings=options)
 
 
 def collection_name(embedder_name: str) -> str:
@@ -109,13 +124,15 @@ def sync_index(
     *,
     chunk_size: int = 900,
     progress: bool | None = None,
+    client: Any = None,
 ) -> IndexReport:
     """Bring the index in line with the knowledge folder, re-embedding only changed articles.
 
     New chunks are written before the old ones are deleted, so an interrupted run leaves every
-    article findable (at worst twice, which the next run cleans up).
+    article findable (at worst twice, which the next run cleans up). `client`: a Chroma client to use
+    instead of the local store in index_dir (a Chroma server); the run's report stays in index_dir.
     """
-    client = open_client(index_dir)
+    client = client or open_client(index_dir)
     collection = open_collection(client, embedder.name, create=True)
     stored = collection.get(include=["metadatas"])
     ids_by_article: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
@@ -170,6 +187,7 @@ def sync_index(
 
 def write_state(index_dir: Path, report: IndexReport) -> None:
     """Record the last run (atomically) for status pages."""
+    index_dir.mkdir(parents=True, exist_ok=True)
     path = index_dir / "last_run.json"
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(asdict(report), indent=2))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -13,6 +13,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from agent.endpoints import check_endpoint, parse_endpoint
 from agent.errors import ConfigError
 
 ENV_PREFIX = "SUPPORT_AGENT_"
@@ -56,6 +57,13 @@ class Settings(BaseSettings):
         description="Below this relevance (cosine, 0..1) of the best match the question counts as not "
         "covered. Calibrated on eval/dev.jsonl for multilingual-e5-small; recalibrate for another model.",
     )
+    min_relevance_to_quote: float = Field(
+        0.865,
+        ge=0.0,
+        le=1.0,
+        description="When the guard rejects the whole answer, the best passage is quoted only if its "
+        "relevance reaches this; otherwise the customer gets the handoff text.",
+    )
     rrf_k: int = Field(
         5, ge=1, le=100, description="Rank constant of the dense + BM25 fusion (low = trust top ranks)."
     )
@@ -80,6 +88,35 @@ class Settings(BaseSettings):
     )
     history_turns: int = Field(3, ge=0, le=20, description="Earlier question/answer pairs the model sees.")
     max_message_chars: int = Field(1500, ge=50, le=20000, description="Longest customer message accepted.")
+
+    # Remote services (optional; default: everything in this process). Declare before use: see
+    # docs/scaling.md. The egress guard allows exactly these hosts besides loopback.
+    allowed_jurisdictions: list[str] = Field(
+        default_factory=lambda: ["eu"],
+        description="Jurisdictions remote endpoints may be in (as declared in endpoint_jurisdictions).",
+    )
+    endpoint_jurisdictions: dict[str, str] = Field(
+        default_factory=dict,
+        description='Where each remote host runs, e.g. {"llm1.example.eu" = "eu"}. Undeclared hosts are '
+        "refused.",
+    )
+    inference_urls: list[str] = Field(
+        default_factory=list,
+        description="OpenAI-compatible inference servers (base URL ending in /v1), used in turn with "
+        "failover instead of the in-process model. Empty = in-process llama.cpp.",
+    )
+    inference_model: str = Field(
+        "default", description="Model name sent to the inference servers (as they call it)."
+    )
+    inference_timeout_s: float = Field(
+        120.0, gt=0, le=3600, description="Longest wait for an inference server, in seconds."
+    )
+    vector_store_url: str | None = Field(
+        None, description="A Chroma server (http(s)://host:port). Empty = the local store in data_dir."
+    )
+    tls_ca_file: Path | None = Field(
+        None, description="CA bundle (PEM) that signs the remote endpoints' certificates."
+    )
 
     # Chat page
     host: str = Field("127.0.0.1", description="Address the chat page listens on.")
@@ -115,10 +152,37 @@ class Settings(BaseSettings):
         description="Answer when the help center does not cover a question (German).",
     )
 
-    @field_validator("scope_collections", "scope_languages")
+    @field_validator("scope_collections", "scope_languages", "allowed_jurisdictions")
     @classmethod
     def _lowercase(cls, values: list[str]) -> list[str]:
         return [v.strip().lower() for v in values if v.strip()]
+
+    @field_validator("endpoint_jurisdictions")
+    @classmethod
+    def _lowercase_hosts(cls, values: dict[str, str]) -> dict[str, str]:
+        return {host.strip().lower(): where.strip().lower() for host, where in values.items()}
+
+    @field_validator("inference_urls")
+    @classmethod
+    def _check_inference_urls(cls, urls: list[str], info: ValidationInfo) -> list[str]:
+        return [_checked(url, info) for url in urls]
+
+    @field_validator("vector_store_url")
+    @classmethod
+    def _check_vector_store_url(cls, url: str | None, info: ValidationInfo) -> str | None:
+        return _checked(url, info) if url else None
+
+    @field_validator("tls_ca_file")
+    @classmethod
+    def _ca_file_exists(cls, path: Path | None) -> Path | None:
+        if path is not None and not path.is_file():
+            raise ValueError(f"the CA file {path} does not exist")
+        return path
+
+    def egress_allowlist(self) -> set[str]:
+        """Hosts the egress guard lets through besides loopback: exactly the configured endpoints."""
+        urls = [*self.inference_urls, *([self.vector_store_url] if self.vector_store_url else [])]
+        return {parse_endpoint(url).host for url in urls}
 
     @property
     def index_dir(self) -> Path:
@@ -151,6 +215,13 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_file()))
 
 
+def _checked(url: str, info: ValidationInfo) -> str:
+    # Declared before the URL fields, so their values are in info.data when the URLs are checked.
+    jurisdictions = info.data.get("endpoint_jurisdictions", {})
+    allowed = info.data.get("allowed_jurisdictions", [])
+    return check_endpoint(url, jurisdictions, allowed).url
+
+
 def config_file() -> Path | None:
     """The TOML config file in use: $SUPPORT_AGENT_CONFIG, else ./support-agent.toml if present."""
     named = os.environ.get(CONFIG_FILE_ENV)
@@ -170,5 +241,6 @@ def load_settings(**overrides: object) -> Settings:
         lines = []
         for err in exc.errors():
             name = ".".join(str(p) for p in err["loc"]) or "config"
-            lines.append(f"- {name} (env {ENV_PREFIX}{name.upper()}): {err['msg']}")
+            message = str(err["msg"]).removeprefix("Value error, ")
+            lines.append(f"- {name} (env {ENV_PREFIX}{name.upper()}): {message}")
         raise ConfigError("The configuration is not valid:\n" + "\n".join(lines)) from None

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from agent.assistant import AgentPolicy, SupportAgent
 from agent.embeddings import Embedder, load_embedder
 from agent.errors import ConfigError
-from agent.generation import GenerationOptions, LlamaCppGenerator
+from agent.generation import GenerationOptions, Generator, LlamaCppGenerator
 from agent.guard import GroundingGuard
 from agent.index import open_client, open_collection, sync_index
+from agent.inference_pool import InferencePool
 from agent.knowledge import KnowledgeBase, load_knowledge
 from agent.models import resolve
 from agent.retrieval import Retriever, Scope
@@ -27,23 +29,36 @@ def build_embedder(settings: Settings) -> Embedder:
     )
 
 
-def build_generator(settings: Settings) -> LlamaCppGenerator:
-    """The configured chat model, verified and loaded into llama.cpp."""
-    path = resolve(settings.chat_model, settings.models_dir)
+def build_generator(settings: Settings) -> Generator:
+    """The configured inference servers, else the chat model verified and loaded into llama.cpp."""
     options = GenerationOptions(
         max_tokens=settings.max_answer_tokens,
         temperature=settings.temperature,
         repeat_penalty=settings.repeat_penalty,
     )
+    if settings.inference_urls:
+        return InferencePool(
+            settings.inference_urls,
+            model=settings.inference_model,
+            options=options,
+            timeout_s=settings.inference_timeout_s,
+            ca_file=settings.tls_ca_file,
+        )
+    path = resolve(settings.chat_model, settings.models_dir)
     return LlamaCppGenerator(
         path, context_tokens=settings.context_tokens, threads=settings.threads, options=options
     )
 
 
+def open_store(settings: Settings) -> Any:
+    """The Chroma client: the configured Chroma server, else the local store in the data dir."""
+    return open_client(settings.index_dir, server_url=settings.vector_store_url, ca_file=settings.tls_ca_file)
+
+
 def build_retriever(settings: Settings, embedder: Embedder | None = None) -> Retriever:
     """Retriever over the existing index (raises IndexNotReadyError when there is none)."""
     embedder = embedder or build_embedder(settings)
-    collection = open_collection(open_client(settings.index_dir), embedder.name, create=False)
+    collection = open_collection(open_store(settings), embedder.name, create=False)
     scope = Scope(tuple(settings.scope_collections), tuple(settings.scope_languages))
     return Retriever(
         collection,
@@ -59,6 +74,7 @@ def agent_policy(settings: Settings) -> AgentPolicy:
     """The answering rules taken from the settings."""
     return AgentPolicy(
         min_relevance=settings.min_relevance,
+        min_relevance_to_quote=settings.min_relevance_to_quote,
         max_sources=settings.top_k,
         history_turns=settings.history_turns,
         max_message_chars=settings.max_message_chars,
@@ -92,5 +108,7 @@ def build_simulation(
     sim = settings.model_copy(update={"knowledge_dir": knowledge, "data_dir": data_dir})
     kb = load_knowledge(knowledge)
     embedder = build_embedder(sim)
+    if sim.vector_store_url:  # the simulation's index must never be written into the live server
+        sim = sim.model_copy(update={"vector_store_url": None})
     sync_index(kb, embedder, sim.index_dir, chunk_size=sim.chunk_size)
     return build_agent(sim, embedder), kb

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from agent.errors import ConfigError
-from agent.settings import load_settings
+from agent.settings import Settings, load_settings
 
 
 def test_defaults_are_the_private_ones() -> None:
@@ -48,3 +48,19 @@ def test_unknown_setting_and_missing_file(monkeypatch: pytest.MonkeyPatch, tmp_p
     monkeypatch.setenv("SUPPORT_AGENT_CONFIG", str(tmp_path / "missing.toml"))
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings()
+
+
+def test_every_setting_is_documented() -> None:
+    documented = (Path(__file__).resolve().parent.parent / "docs" / "configuration.md").read_text()
+    missing = [name for name in Settings.model_fields if f"`{name}`" not in documented]
+    assert missing == []
+
+
+def test_egress_allowlist_follows_the_declared_endpoints() -> None:
+    settings = load_settings(
+        endpoint_jurisdictions={"LLM.Example.EU": "EU", "vectors.example.eu": "eu"},
+        inference_urls=["https://llm.example.eu/v1", "http://127.0.0.1:8080/v1"],
+        vector_store_url="https://vectors.example.eu:8000",
+    )
+    assert settings.egress_allowlist() == {"llm.example.eu", "127.0.0.1", "vectors.example.eu"}
+    assert load_settings().egress_allowlist() == set()  # the default: nothing remote at all
