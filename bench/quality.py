@@ -53,7 +53,8 @@ def main() -> None:
     }
     table = {}
     for group in ["overall", "de", "en"]:
-        print(f"\n== {group} ({len(questions)} questions, chat model {settings.chat_model})")
+        count = len([q for q in questions if group == "overall" or q.language == group])
+        print(f"\n== {group} ({count} questions, chat model {settings.chat_model})")
         print(f"{'metric':34} {'ours':>9} {'naive':>9} {'ours/naive':>11}  better")
         for name, better in ROWS:
             values = [_get(summaries[p], group, name) for p in ("ours", "naive")]
