@@ -10,6 +10,7 @@ from agent.errors import MessageError
 from agent.generation import NOT_COVERED, Generator, build_messages
 from agent.guard import GroundingGuard, Verdict, complete_sentences
 from agent.language import detect_language
+from agent.redaction import Redactor
 from agent.retrieval import Retriever, Source
 
 
@@ -37,6 +38,7 @@ class Answer:
     question: str = ""  # the validated question
     removed: list[str] = field(default_factory=list)  # sentences the grounding guard dropped
     extractive: bool = False  # nothing the model wrote was supported: a quoted passage instead
+    redacted: dict[str, int] = field(default_factory=dict)  # personal data removed from the question
 
     def as_dict(self) -> dict[str, object]:
         """The JSON shape of `support-agent ask --json`."""
@@ -59,6 +61,7 @@ class AgentPolicy:
     company: str
     handoff: dict[str, str]
     min_relevance_to_quote: float = 0.0
+    redactor: Redactor | None = None  # personal data is removed before retrieval, model and reports
 
 
 class SupportAgent:
@@ -71,6 +74,10 @@ class SupportAgent:
         self._generator = generator
         self._policy = policy
         self._guard = guard
+
+    def forget(self) -> None:
+        """Clear the model's memory of past prompts (part of erasing a subject)."""
+        self._generator.forget()
 
     def ask(self, question: str, history: Sequence[tuple[str, str]] = ()) -> Answer:
         """The complete answer (consumes the stream)."""
@@ -147,7 +154,7 @@ class SupportAgent:
         return self._policy.handoff.get(language, self._policy.handoff["en"])
 
     def validate(self, question: str) -> str:
-        """Strip a message and reject empty or oversized ones with a clear error."""
+        """Strip a message and reject empty or oversized ones with a clear error (before redaction)."""
         question = (question or "").strip()
         if not question:
             raise MessageError("Please type a question.")
@@ -173,6 +180,9 @@ class SupportAgent:
     def _triage(self, question: str, history: Sequence[tuple[str, str]]) -> tuple[Answer, list[Source]]:
         """Validate, retrieve, and decide: the empty answer to fill (or the handoff) and its sources."""
         question = self.validate(question)
+        redaction = self._policy.redactor.redact(question) if self._policy.redactor else None
+        if redaction:
+            question = redaction.text
         language = detect_language(question, default=_history_language(history))
         ranked = self._retriever.search(question)
         sources = self._covered(ranked)
@@ -188,6 +198,7 @@ class SupportAgent:
             question=question,
             retrieved=[s.article_id for s in ranked],
             scores=[round(s.score, 4) for s in ranked],
+            redacted=redaction.found if redaction else {},
         )
         if not sources:
             answer = replace(answer, text=self._handoff(language))

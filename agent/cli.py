@@ -8,8 +8,9 @@ import logging
 import sys
 from pathlib import Path
 
+from agent.audit import AuditLog
 from agent.egress import install_egress_guard
-from agent.errors import AgentError
+from agent.errors import AgentError, ConfigError
 from agent.privacy_env import use_temp_dir
 from agent.settings import Settings, load_settings
 
@@ -80,6 +81,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
         client=open_store(settings),
     )
     print(f"index: {report.summary()}")
+    AuditLog(settings.audit_path).record("reindex", _staff(), summary=report.summary())
     return 0
 
 
@@ -114,6 +116,68 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     print(json.dumps(summary["overall"], indent=2))
     print(f"written: {args.out / 'results.jsonl'}, {args.out / 'summary.json'}, {args.out / 'report.html'}")
     return 0
+
+
+def _cmd_privacy(args: argparse.Namespace) -> int:
+    from agent.privacy import open_data_subjects
+    from agent.records import processing_record
+
+    settings = _settings(args)
+    if args.action == "record":
+        print(processing_record(settings), end="")
+        return 0
+    subjects = open_data_subjects(settings)
+    if args.action == "purge":
+        print(json.dumps(subjects.purge(actor=_staff()), indent=2))
+        return 0
+    if not args.subject:
+        raise ConfigError(f"privacy {args.action} needs --subject REFERENCE-CODE")
+    if args.action == "export":
+        data = json.dumps(subjects.export(args.subject, actor=_staff()), ensure_ascii=False, indent=2)
+        if args.out:
+            args.out.write_text(data + "\n", encoding="utf-8")
+            args.out.chmod(0o600)
+            print(f"written: {args.out}")
+        else:
+            print(data)
+        return 0
+    subjects.known(args.subject)  # a typo is reported before anyone is asked to confirm
+    if not args.yes and not _confirmed(
+        f"Erase every stored message of {args.subject}? This cannot be undone."
+    ):
+        print("nothing erased")
+        return 1
+    print(json.dumps(subjects.erase(args.subject, actor=_staff()), indent=2))
+    return 0
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    audit = AuditLog(_settings(args).audit_path)
+    if args.action == "list":
+        for entry in audit.entries()[-args.last :]:
+            details = " ".join(f"{k}={v}" for k, v in entry["details"].items() if k != "digests")
+            print(f"{entry['seq']:>6} {entry['at']} {entry['event']:<22} {entry['actor']:<18} {details}")
+        return 0
+    report = audit.verify()
+    for problem in report.problems:
+        print(f"TAMPERED: {problem}")
+    state = "intact" if report.ok else "BROKEN"
+    print(f"audit trail {state}: {report.entries} entries, head {report.head}")
+    return 0 if report.ok else 1
+
+
+def _staff() -> str:
+    """Who runs a staff command, for the audit trail."""
+    import getpass
+
+    return f"cli:{getpass.getuser()}"
+
+
+def _confirmed(question: str) -> bool:
+    try:
+        return input(f"{question} Type 'yes' to confirm: ").strip().lower() == "yes"
+    except EOFError:
+        return False
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -169,6 +233,22 @@ def _parser() -> argparse.ArgumentParser:
         "--retrieval-only", action="store_true", help="retrieve and decide, do not generate"
     )
     simulate.set_defaults(run=_cmd_simulate)
+
+    privacy = sub.add_parser("privacy", parents=[common], help="data-subject requests and retention")
+    privacy.add_argument(
+        "action",
+        choices=["export", "erase", "purge", "record"],
+        help="export / erase one subject's data, purge expired conversations, print the Art. 30 record",
+    )
+    privacy.add_argument("--subject", help="the customer's reference code (export, erase)")
+    privacy.add_argument("--out", type=Path, help="export: write the JSON here instead of printing it")
+    privacy.add_argument("--yes", action="store_true", help="erase without asking (for scripts)")
+    privacy.set_defaults(run=_cmd_privacy)
+
+    audit = sub.add_parser("audit", parents=[common], help="check or show the audit trail")
+    audit.add_argument("action", choices=["verify", "list"], help="verify the hash chain, or list entries")
+    audit.add_argument("--last", type=int, default=50, help="list: how many of the newest entries")
+    audit.set_defaults(run=_cmd_audit)
 
     serve = sub.add_parser("serve", parents=[common], help="start the chat page")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")

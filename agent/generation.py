@@ -36,6 +36,10 @@ class Generator(Protocol):
 
     def stream(self, messages: list[Message]) -> Iterator[str]: ...
 
+    def forget(self) -> None:
+        """Drop anything of past prompts the generator keeps (called when a subject is erased)."""
+        ...
+
 
 def build_messages(
     question: str,
@@ -104,3 +108,11 @@ class LlamaCppGenerator:
                 delta = chunk["choices"][0]["delta"].get("content")  # type: ignore[index]
                 if delta:
                     yield delta
+
+    def forget(self) -> None:
+        """Wipe the last prompt from the model's memory (tokens, logits, KV cache): used on erasure."""
+        with self._lock:
+            self._llm.reset()
+            self._llm.input_ids.fill(0)
+            self._llm.scores.fill(0)
+            self._llm._ctx.kv_cache_clear()  # llama-cpp-python has no public call for this

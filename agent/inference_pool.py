@@ -46,6 +46,9 @@ class InferencePool:
         self._turn = itertools.count()
         self._turn_lock = threading.Lock()
 
+    def forget(self) -> None:
+        """Nothing to drop here: the servers run with their prompt cache off (docs/scaling.md)."""
+
     def stream(self, messages: list[Message]) -> Iterator[str]:
         """Yield the answer piece by piece from the first server that takes the request."""
         with self._turn_lock:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -15,6 +15,7 @@ from pydantic_settings import (
 
 from agent.endpoints import check_endpoint, parse_endpoint
 from agent.errors import ConfigError
+from agent.redaction import REDACTION_TYPES
 
 ENV_PREFIX = "SUPPORT_AGENT_"
 CONFIG_FILE_ENV = "SUPPORT_AGENT_CONFIG"
@@ -118,6 +119,65 @@ class Settings(BaseSettings):
         None, description="CA bundle (PEM) that signs the remote endpoints' certificates."
     )
 
+    # Privacy: consent, redaction, storage, retention (see docs/privacy.md)
+    redaction_types: list[str] = Field(
+        default_factory=lambda: list(REDACTION_TYPES),
+        description=f"Personal data replaced by placeholders before anything else sees a message. "
+        f"Known types: {', '.join(REDACTION_TYPES)}.",
+    )
+    phone_region: str = Field(
+        "DE", description="Country whose phone numbers are recognised without a +country prefix."
+    )
+    retention_days: int = Field(
+        30,
+        ge=1,
+        le=3650,
+        description="Stored conversations are deleted this many days after their last message.",
+    )
+    purge_interval_minutes: int = Field(
+        60, ge=1, le=10080, description="How often the server deletes expired conversations."
+    )
+    master_key_file: Path | None = Field(
+        None,
+        description="File holding the master key that protects every conversation key (default: "
+        "DATA_DIR/keys/master.key, created with 0600 permissions on first run). Keep it out of backups "
+        "of the data dir. SUPPORT_AGENT_MASTER_KEY (base64, 32 bytes) takes precedence.",
+    )
+    master_key: SecretStr | None = Field(
+        None, description="The master key itself (base64 of 32 random bytes), e.g. from a secrets manager."
+    )
+    notice_version: str = Field(
+        "2026-11-23",
+        description="Version of the privacy notice; recorded with every consent. Change it "
+        "whenever you change the notice texts.",
+    )
+    privacy_contact: str = Field(
+        "datenschutz@nordlicht-shop.example", description="Who customers contact about their data."
+    )
+    controller: str = Field(
+        "Nordlicht Store GmbH, Beispielstraße 1, 10115 Berlin",
+        description="The controller named in the privacy notice and the record of processing.",
+    )
+    privacy_notice_en: str = Field(
+        "An AI assistant answers you, using only our help-center articles. If you choose to keep the "
+        "conversation, we store it encrypted for {retention_days} days to answer follow-ups and improve "
+        "our help center, then delete it. Personal data such as e-mail addresses or phone numbers is "
+        "removed from your messages before the AI sees them. You can download or delete your conversation "
+        "at any time with your reference code. Questions: {contact}.",
+        description="Short notice shown before the first message (English). {retention_days} and {contact} "
+        "are filled in.",
+    )
+    privacy_notice_de: str = Field(
+        "Ihnen antwortet ein KI-Assistent, ausschließlich auf Grundlage unserer Hilfeartikel. Wenn Sie "
+        "das Gespräch speichern lassen, bewahren wir es {retention_days} Tage verschlüsselt auf, um "
+        "Rückfragen zu beantworten und unser Hilfe-Center zu verbessern, und löschen es danach. "
+        "Personenbezogene Daten wie E-Mail-Adressen oder Telefonnummern werden aus Ihren Nachrichten "
+        "entfernt, bevor die KI sie sieht. Mit Ihrem Referenzcode können Sie das Gespräch jederzeit "
+        "herunterladen oder löschen. Fragen: {contact}.",
+        description="Short notice shown before the first message (German). {retention_days} and {contact} "
+        "are filled in.",
+    )
+
     # Chat page
     host: str = Field("127.0.0.1", description="Address the chat page listens on.")
     port: int = Field(7860, ge=1, le=65535, description="Port the chat page listens on.")
@@ -157,6 +217,25 @@ class Settings(BaseSettings):
     def _lowercase(cls, values: list[str]) -> list[str]:
         return [v.strip().lower() for v in values if v.strip()]
 
+    @field_validator("redaction_types")
+    @classmethod
+    def _known_redaction_types(cls, values: list[str]) -> list[str]:
+        types = [v.strip().upper() for v in values if v.strip()]
+        unknown = sorted(set(types) - set(REDACTION_TYPES))
+        if unknown:
+            raise ValueError(f"unknown type(s) {', '.join(unknown)}; known: {', '.join(REDACTION_TYPES)}")
+        return types
+
+    @field_validator("phone_region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        import phonenumbers
+
+        region = value.strip().upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{value!r} is not a country code phonenumbers knows (e.g. DE, AT, GB)")
+        return region
+
     @field_validator("endpoint_jurisdictions")
     @classmethod
     def _lowercase_hosts(cls, values: dict[str, str]) -> dict[str, str]:
@@ -193,6 +272,28 @@ class Settings(BaseSettings):
     def temp_dir(self) -> Path:
         """Temp folder for Gradio uploads and caches, inside the data dir so erasure can reach it."""
         return self.data_dir / "tmp"
+
+    @property
+    def store_path(self) -> Path:
+        """SQLite file of the encrypted conversations."""
+        return self.data_dir / "conversations.db"
+
+    @property
+    def key_store_path(self) -> Path:
+        """SQLite file of the wrapped per-subject keys (erasing a subject destroys its key here)."""
+        return self.data_dir / "keys" / "subject-keys.db"
+
+    @property
+    def audit_path(self) -> Path:
+        """The append-only, hash-chained audit log."""
+        return self.data_dir / "audit" / "audit.jsonl"
+
+    def privacy_notice(self, language: str) -> str:
+        """The short notice shown before the first message, with retention and contact filled in."""
+        text = self.privacy_notice_de if language == "de" else self.privacy_notice_en
+        return text.replace("{retention_days}", str(self.retention_days)).replace(
+            "{contact}", self.privacy_contact
+        )
 
     def handoff_text(self, language: str) -> str:
         """The 'not covered, here is a human' answer in the customer's language."""

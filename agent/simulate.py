@@ -107,7 +107,7 @@ def _replay(
     unsupported = [] if answer.refused or retrieval_only else unsupported_facts(answer.text, cited_text)
     return {
         "id": question.id,
-        "question": question.question,
+        "question": answer.question or "[not processed]",  # redacted: reports never carry personal data
         "language": question.language or answer.language,
         "expected_article": question.expected_article,
         "answer": answer.text,

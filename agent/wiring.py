@@ -14,6 +14,7 @@ from agent.index import open_client, open_collection, sync_index
 from agent.inference_pool import InferencePool
 from agent.knowledge import KnowledgeBase, load_knowledge
 from agent.models import resolve
+from agent.redaction import Redactor
 from agent.retrieval import Retriever, Scope
 from agent.settings import Settings
 
@@ -80,6 +81,7 @@ def agent_policy(settings: Settings) -> AgentPolicy:
         max_message_chars=settings.max_message_chars,
         company=settings.company_name,
         handoff={"en": settings.handoff_en, "de": settings.handoff_de},
+        redactor=Redactor(settings.redaction_types, settings.phone_region),
     )
 
 

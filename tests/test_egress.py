@@ -176,7 +176,9 @@ def test_index_chat_and_simulation_contact_nobody_and_write_only_to_the_data_dir
     try:
         url = f"http://127.0.0.1:{port}/"
         _wait_for(url, server)
-        _, chat = Client(url, verbose=False).predict("Welche Zahlungsarten gibt es?", api_name="/chat")
+        client = Client(url, verbose=False)
+        client.predict(api_name="/consent_store")  # the stored path: store, keys, audit under strace
+        _, chat = client.predict("Welche Zahlungsarten gibt es?", api_name="/chat")
         assert "Quelle" in str(chat[-1]["content"])
     finally:
         os.killpg(server.pid, signal.SIGINT)

@@ -62,7 +62,9 @@ def test_wrong_facts_are_removed(guard: GroundingGuard, sentence: str) -> None:
 def test_answer_about_a_topic_the_passages_do_not_cover_is_removed(guard: GroundingGuard) -> None:
     # Every fact and most words occur in the passage, but the customer asked about something else.
     question = "whats the direct phone number of your erfurt warehouse?"
-    verdict = guard.check("The direct phone number of our warehouse is +49 30 1234 5678.", [RETURNS], question)
+    verdict = guard.check(
+        "The direct phone number of our warehouse is +49 30 1234 5678.", [RETURNS], question
+    )
     assert not verdict.supported
     assert {"direct", "warehouse"} <= set(verdict.unsupported_facts)
     # the same words are fine when the passage is about them

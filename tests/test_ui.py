@@ -53,10 +53,16 @@ def test_page_is_served_with_security_headers_and_no_third_party_assets(chat_url
     assert "fonts.googleapis" not in response.text
 
 
-def test_chat_answers_with_linked_citation(chat_url: str) -> None:
+def _client(url: str):  # noqa: ANN202 - gradio_client.Client, after the "don't store" choice
     from gradio_client import Client
 
-    client = Client(chat_url, verbose=False)
+    client = Client(url, verbose=False)
+    client.predict(api_name="/consent_none")
+    return client
+
+
+def test_chat_answers_with_linked_citation(chat_url: str) -> None:
+    client = _client(chat_url)
     box, chat = client.predict("How long do I have to return an item?", api_name="/chat")
     assert box == ""
     assert [m["role"] for m in chat] == ["user", "assistant"]
@@ -66,26 +72,20 @@ def test_chat_answers_with_linked_citation(chat_url: str) -> None:
 
 
 def test_out_of_scope_gets_handoff_in_german(chat_url: str) -> None:
-    from gradio_client import Client
-
-    client = Client(chat_url, verbose=False)
+    client = _client(chat_url)
     _, chat = client.predict("Wie wird das Wetter morgen in Hamburg?", api_name="/chat")
     assert "support@nordlicht-shop.example" in _text(chat[-1])
     assert "Quelle" not in _text(chat[-1])
 
 
 def test_oversized_message_gets_a_clear_message(chat_url: str) -> None:
-    from gradio_client import Client
-
-    client = Client(chat_url, verbose=False)
+    client = _client(chat_url)
     _, chat = client.predict("bitte " * 400, api_name="/chat")
     assert "the limit is 1500" in _text(chat[-1])
 
 
 def test_sessions_do_not_share_history(chat_url: str) -> None:
-    from gradio_client import Client
-
-    first, second = Client(chat_url, verbose=False), Client(chat_url, verbose=False)
+    first, second = _client(chat_url), _client(chat_url)
     first.predict("Can I pay on invoice?", api_name="/chat")
     _, chat = second.predict("Welche Zahlungsarten gibt es?", api_name="/chat")
     assert len(chat) == 2  # the second customer's chat holds only their own turn
@@ -93,11 +93,9 @@ def test_sessions_do_not_share_history(chat_url: str) -> None:
 
 
 def test_chat_logs_carry_no_message_text(chat_url: str, caplog: pytest.LogCaptureFixture) -> None:
-    from gradio_client import Client
-
     canary = "canary-7d1f3 please tell me about returns"
     with caplog.at_level(logging.DEBUG):
-        Client(chat_url, verbose=False).predict(canary, api_name="/chat")
+        _client(chat_url).predict(canary, api_name="/chat")
     assert "answered:" in caplog.text
     assert "canary-7d1f3" not in caplog.text
 
@@ -113,8 +111,12 @@ def test_page_in_headless_chromium_answers_and_only_talks_to_its_own_origin(chat
             page = browser.new_page(locale="de-DE")
             page.on("request", lambda request: requests.append(request.url))
             page.goto(chat_url)
+            page.locator("#consent-none").wait_for(timeout=60_000)
+            notice = page.locator("#ai-notice").inner_text()
+            assert "KI" in notice and "AI" in notice  # the AI and privacy notice come before any chat
+            assert not page.locator("#question textarea").is_visible()
+            page.locator("#consent-none").click()
             page.locator("#question textarea").wait_for(timeout=60_000)
-            assert "KI" in page.locator("#ai-notice").inner_text()  # the AI notice is visible up front
             page.locator("#question textarea").fill("How long do I have to return an item?")
             page.locator("#send").click()
             page.locator("#chat").get_by_text("Source:").wait_for(timeout=240_000)

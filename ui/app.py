@@ -7,23 +7,34 @@ import threading
 from typing import Any
 
 from agent.assistant import SupportAgent
+from agent.config_audit import record_configuration
+from agent.privacy import DataSubjects, open_data_subjects
 from agent.privacy_env import use_temp_dir
+from agent.records import privacy_page_html
 from agent.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-def create_app(agent: SupportAgent, settings: Settings) -> Any:
-    """The ASGI app: the customer chat at '/', every response with the security headers."""
+def create_app(agent: SupportAgent, settings: Settings, subjects: DataSubjects | None = None) -> Any:
+    """The ASGI app: the customer chat at '/', the privacy page at '/privacy', security headers on all."""
     use_temp_dir(settings.temp_dir)  # before gradio is imported: some of its modules read it at import
     import gradio as gr
     from fastapi import FastAPI
+    from fastapi.responses import HTMLResponse
 
     from ui.chat import build_chat
     from ui.security import SecurityHeaders
 
+    subjects = subjects or open_data_subjects(settings, forget_caches=agent.forget)
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-    page = build_chat(agent, settings).queue(default_concurrency_limit=1)
+    privacy_page = privacy_page_html(settings)
+
+    @app.get("/privacy", response_class=HTMLResponse)
+    def privacy() -> str:
+        return privacy_page
+
+    page = build_chat(agent, settings, subjects).queue(default_concurrency_limit=1)
     app = gr.mount_gradio_app(
         app,
         page,
@@ -45,9 +56,53 @@ def serve(settings: Settings) -> None:
 
     from agent.wiring import build_agent
 
-    app = create_app(build_agent(settings), settings)
+    agent = build_agent(settings)
+    subjects = open_data_subjects(settings, forget_caches=agent.forget)
+    record_configuration(settings, subjects.audit)
+    purger = PurgeSchedule(subjects, settings.purge_interval_minutes * 60)
+    purger.start()
+    app = create_app(agent, settings, subjects)
     log.info("chat page on http://%s:%d", settings.host, settings.port)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+    try:
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            access_log=False,
+            # An open chat tab keeps a connection alive; without a limit Ctrl-C would wait for it forever.
+            timeout_graceful_shutdown=5,
+        )
+    finally:
+        purger.stop()
+
+
+class PurgeSchedule:
+    """Runs the retention purge now and then every `interval_s` seconds in a background thread."""
+
+    def __init__(self, subjects: DataSubjects, interval_s: float) -> None:
+        self._subjects = subjects
+        self._interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="retention-purge", daemon=True)
+
+    def start(self) -> None:
+        """First purge right away, then on schedule."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop after the current run."""
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                summary = self._subjects.purge(actor="retention-schedule")
+                log.info("retention purge: %s", summary)
+            except Exception:  # the schedule must outlive one failed run (e.g. a full disk)
+                log.exception("retention purge failed; will retry")
+            self._stop.wait(self._interval_s)
 
 
 class BackgroundServer:

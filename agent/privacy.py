@@ -1,0 +1,198 @@
+"""Data-subject lifecycle: consent, storing, export (Art. 15/20), erasure (Art. 17), retention purge.
+
+Every action ends up in the audit trail with the subject's pseudonym (a prefix of its keyed hash),
+never with the reference code or any message text.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from agent.audit import AuditLog
+from agent.conversations import ConversationStore, UnknownSubject
+from agent.crypto import Keyring, load_master_key, new_reference_code, normalise_reference_code
+from agent.errors import AgentError
+from agent.settings import Settings
+
+EXPORT_PREFIX = "my-data-"
+EXPORT_MAX_AGE_S = 3600  # download copies older than this are removed by every purge
+
+
+class ReferenceCodeError(AgentError):
+    """A reference code that is malformed or unknown."""
+
+
+class DataSubjects:
+    """The one entry point for everything done with a customer's stored data."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: ConversationStore,
+        audit: AuditLog,
+        forget_caches: Callable[[], None] | None = None,
+    ) -> None:
+        self._settings = settings
+        self.store = store
+        self.audit = audit
+        self._forget_caches = forget_caches or (lambda: None)
+        self._exports = settings.temp_dir / "exports"
+
+    # consent ------------------------------------------------------------------------------------
+    def consent_to_store(self) -> str:
+        """A customer chose "chat and keep my conversation": a new reference code for them."""
+        reference = new_reference_code()
+        subject = self.store.open_subject(reference, self._settings.notice_version)
+        self.audit.record(
+            "consent_given",
+            "customer",
+            choice="store",
+            subject=_pseudonym(subject),
+            notice_version=self._settings.notice_version,
+        )
+        return reference
+
+    def consent_without_storing(self) -> None:
+        """A customer chose "chat without storing anything": recorded without any subject."""
+        self.audit.record(
+            "consent_given", "customer", choice="no_store", notice_version=self._settings.notice_version
+        )
+
+    def withdraw(self, reference: str) -> dict[str, Any]:
+        """Withdrawing consent stops storing and erases what was stored."""
+        return self.erase(reference, actor="customer", event="consent_withdrawn")
+
+    def remember(self, reference: str, question: str, answer: str) -> None:
+        """Store one (already redacted) question and its answer."""
+        self.store.append(reference, "customer", question)
+        self.store.append(reference, "assistant", answer)
+
+    # rights -------------------------------------------------------------------------------------
+    def export(self, reference: str, actor: str) -> dict[str, Any]:
+        """Everything stored about the subject, machine-readable (GDPR Art. 15 and 20)."""
+        code = self.known(reference)
+        consent_at, notice_version = self.store.consent(code)
+        messages = self.store.messages(code)
+        self.audit.record(
+            "export", actor, subject=_pseudonym(self.store.subject_id(code)), messages=len(messages)
+        )
+        return {
+            "reference_code": code,
+            "exported_at": _now(),
+            "controller": self._settings.controller,
+            "contact": self._settings.privacy_contact,
+            "purpose": "answering your support questions; improving the help center",
+            "legal_basis": "consent (GDPR Art. 6(1)(a))",
+            "consent": {"given_at": consent_at, "notice_version": notice_version},
+            "retention_days": self._settings.retention_days,
+            "note": "Personal data such as e-mail addresses was removed from messages before storing "
+            "(shown as placeholders like [EMAIL]).",
+            "messages": [{"at": m.at, "from": m.role, "text": m.text} for m in messages],
+        }
+
+    def export_file(self, reference: str, actor: str) -> Path:
+        """The export as a JSON file for download (removed on erasure and by the next purge)."""
+        data = self.export(reference, actor)
+        self._exports.mkdir(parents=True, exist_ok=True, mode=0o700)
+        name = f"{EXPORT_PREFIX}{_pseudonym(self.store.subject_id(data['reference_code']))}-"
+        path = self._exports / f"{name}{secrets.token_hex(4)}.json"
+        path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+        path.chmod(0o600)
+        return path
+
+    def erase(self, reference: str, actor: str, event: str = "erasure") -> dict[str, Any]:
+        """Delete everything of the subject everywhere it can be; returns a receipt without content."""
+        subject = self.store.subject_id(self.known(reference))
+        return self._erase_subject(subject, actor, event)
+
+    def purge(self, actor: str = "retention") -> dict[str, Any]:
+        """Erase every conversation past the retention period and stale download copies."""
+        expired = self.store.expired(self._settings.retention_days)
+        for subject in expired:
+            self._erase_subject(subject, actor, "erasure_by_retention")
+        stale = [p for p in self._download_copies("") if time.time() - p.stat().st_mtime > EXPORT_MAX_AGE_S]
+        for path in stale:
+            path.unlink(missing_ok=True)
+        summary = {
+            "expired_conversations_erased": len(expired),
+            "stale_download_copies_removed": len(stale),
+            "retention_days": self._settings.retention_days,
+        }
+        self.audit.record("purge", actor, **summary)
+        return summary
+
+    # internals ----------------------------------------------------------------------------------
+    def _erase_subject(self, subject: str, actor: str, event: str) -> dict[str, Any]:
+        deletion = self.store.erase(subject)
+        copies = self._download_copies(_pseudonym(subject))
+        for path in copies:
+            path.unlink(missing_ok=True)
+        self._forget_caches()
+        receipt = {
+            "subject": _pseudonym(subject),
+            "erased_at": _now(),
+            "messages_deleted": deletion.messages,
+            "subject_key_destroyed": deletion.key_destroyed,
+            "download_copies_deleted": len(copies),
+            "places": {
+                "conversation store": "rows deleted, zeroed (secure_delete), WAL checkpointed",
+                "subject key store": "data key destroyed: any backup copy of the rows is unreadable",
+                "download copies and web temp files": f"{len(copies)} file(s) deleted",
+                "model caches": "prompt and state cache of the in-process model cleared",
+                "application logs": "hold no message text or reference codes (by design, tested)",
+                "audit trail": "keeps this receipt's pseudonym, never content",
+            },
+        }
+        self.audit.record(
+            event,
+            actor,
+            subject=receipt["subject"],
+            messages_deleted=deletion.messages,
+            subject_key_destroyed=deletion.key_destroyed,
+            download_copies_deleted=len(copies),
+        )
+        return receipt
+
+    def _download_copies(self, pseudonym: str) -> list[Path]:
+        # Our own export files and the copies Gradio made of them in its cache (same file name).
+        root = self._settings.temp_dir
+        return [p for p in root.rglob(f"{EXPORT_PREFIX}{pseudonym}*") if p.is_file()] if root.exists() else []
+
+    def known(self, reference: str) -> str:
+        """The canonical reference code; ReferenceCodeError when malformed or not stored."""
+        code = normalise_reference_code(reference)
+        if code is None:
+            raise ReferenceCodeError(
+                "That is not a reference code: it has 16 letters and digits, like 7KQM-2XTP-9RWA-HC4D."
+            )
+        try:
+            self.store.consent(code)
+        except UnknownSubject as exc:
+            raise ReferenceCodeError(
+                "No stored conversation has this reference code (it may have been deleted already or "
+                "expired after the retention period)."
+            ) from exc
+        return code
+
+
+def open_data_subjects(settings: Settings, forget_caches: Callable[[], None] | None = None) -> DataSubjects:
+    """The store, keys and audit trail of the configured data dir."""
+    key_file = settings.master_key_file or settings.data_dir / "keys" / "master.key"
+    secret = settings.master_key.get_secret_value() if settings.master_key else None
+    keyring = Keyring(load_master_key(key_file, secret))
+    store = ConversationStore(settings.store_path, settings.key_store_path, keyring)
+    return DataSubjects(settings, store, AuditLog(settings.audit_path), forget_caches)
+
+
+def _pseudonym(subject_id: str) -> str:
+    return subject_id[:16]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
