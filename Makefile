@@ -5,12 +5,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CLI    := $(BIN)/support-agent
 
-.PHONY: run test index models install lint browser egress-check bench-quality
+.PHONY: run test index models install lint browser postgres egress-check bench-quality
 
 run: index
 	$(CLI) serve
 
-test: models browser
+test: models browser postgres
 	$(BIN)/python -m pytest
 
 index: models
@@ -26,6 +26,12 @@ install: $(STAMP)
 browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium) \
 	  || echo "warning: could not install Debian's chromium; the browser test will be skipped"
+
+# Debian's PostgreSQL server binaries for the scale-out store test (it starts a throwaway server itself).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null 2>&1 \
+	  || (apt-get update -qq && apt-get install -y -qq postgresql) \
+	  || echo "warning: could not install Debian's postgresql; the PostgreSQL store tests will be skipped"
 
 lint: $(STAMP)
 	$(BIN)/ruff check agent ui tests bench

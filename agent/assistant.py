@@ -75,6 +75,11 @@ class SupportAgent:
         self._policy = policy
         self._guard = guard
 
+    @property
+    def retriever(self) -> Retriever:
+        """The retriever answers are built on (the console reuses it for gaps and reindexing)."""
+        return self._retriever
+
     def forget(self) -> None:
         """Clear the model's memory of past prompts (part of erasing a subject)."""
         self._generator.forget()

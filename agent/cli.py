@@ -166,6 +166,42 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _cmd_users(args: argparse.Namespace) -> int:
+    import getpass
+
+    from agent.privacy import open_data_subjects
+    from agent.staff import StaffDirectory
+
+    settings = _settings(args)
+    subjects = open_data_subjects(settings)
+    staff = StaffDirectory(subjects.store.engine)
+    if args.action == "list":
+        for user in staff.users():
+            state = "LOCKED" if user.locked else "active"
+            print(f"{user.username:<24} {user.role:<16} {state:<7} {user.created_at}")
+        return 0
+    if not args.username:
+        raise ConfigError(f"users {args.action} needs a user name")
+    if args.action == "remove":
+        staff.remove(args.username)
+        subjects.audit.record("staff_user_removed", _staff(), user=args.username)
+        print(f"removed {args.username}")
+        return 0
+    # Passwords never on the command line (shell history, process list): stdin or a prompt.
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
+    if args.action == "add":
+        if not args.role:
+            raise ConfigError("users add needs --role (support_lead, privacy_officer or admin)")
+        staff.add(args.username, args.role, password)
+        subjects.audit.record("staff_user_added", _staff(), user=args.username, role=args.role)
+        print(f"added {args.username} ({args.role})")
+    else:
+        staff.reset_password(args.username, password)
+        subjects.audit.record("staff_password_reset", _staff(), user=args.username)
+        print(f"new password set for {args.username}; the account is unlocked")
+    return 0
+
+
 def _staff() -> str:
     """Who runs a staff command, for the audit trail."""
     import getpass
@@ -249,6 +285,15 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("action", choices=["verify", "list"], help="verify the hash chain, or list entries")
     audit.add_argument("--last", type=int, default=50, help="list: how many of the newest entries")
     audit.set_defaults(run=_cmd_audit)
+
+    users = sub.add_parser("users", parents=[common], help="staff accounts of the console (/admin)")
+    users.add_argument("action", choices=["add", "remove", "reset-password", "list"], help="what to do")
+    users.add_argument("username", nargs="?", help="the staff member's user name")
+    users.add_argument("--role", choices=["support_lead", "privacy_officer", "admin"], help="add: the role")
+    users.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input (for scripts)"
+    )
+    users.set_defaults(run=_cmd_users)
 
     serve = sub.add_parser("serve", parents=[common], help="start the chat page")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")

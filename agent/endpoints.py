@@ -22,10 +22,7 @@ class Endpoint:
     scheme: str
     host: str
     port: int
-
-    @property
-    def tls(self) -> bool:
-        return self.scheme == "https"
+    tls: bool
 
     @property
     def loopback(self) -> bool:
@@ -44,15 +41,30 @@ def is_loopback(host: str) -> bool:
 
 
 def parse_endpoint(url: str) -> Endpoint:
-    """Split an http(s) URL into an Endpoint; ValueError with a readable message when it is not one."""
+    """Split an http(s) or PostgreSQL URL into an Endpoint; ValueError with a readable message otherwise.
+
+    A PostgreSQL URL counts as TLS only with `sslmode=verify-full` (encrypted and the server's name
+    checked against its certificate).
+    """
     parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"'{url}' is not an http:// or https:// address")
+    postgres = parts.scheme.split("+")[0] in ("postgresql", "postgres")
+    if not (parts.scheme in ("http", "https") or postgres) or not parts.hostname:
+        raise ValueError(f"'{without_password(url)}' is not an http://, https:// or postgresql:// address")
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        port = parts.port or (5432 if postgres else 443 if parts.scheme == "https" else 80)
     except ValueError:
-        raise ValueError(f"'{url}' has an invalid port") from None
-    return Endpoint(url=url.strip().rstrip("/"), scheme=parts.scheme, host=parts.hostname.lower(), port=port)
+        raise ValueError(f"'{without_password(url)}' has an invalid port") from None
+    tls = "sslmode=verify-full" in parts.query if postgres else parts.scheme == "https"
+    clean = url.strip() if postgres else url.strip().rstrip("/")
+    return Endpoint(url=clean, scheme=parts.scheme, host=parts.hostname.lower(), port=port, tls=tls)
+
+
+def without_password(url: str) -> str:
+    """The URL with its password (if any) replaced by ***, for messages and records."""
+    parts = urlsplit(url.strip())
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@")
+    return url
 
 
 def check_endpoint(url: str, jurisdictions: dict[str, str], allowed: list[str]) -> Endpoint:
@@ -60,17 +72,19 @@ def check_endpoint(url: str, jurisdictions: dict[str, str], allowed: list[str]) 
     endpoint = parse_endpoint(url)
     if endpoint.loopback:
         return endpoint
+    shown = without_password(endpoint.url)
     declared = jurisdictions.get(endpoint.host)
     if declared is None:
         raise ValueError(
-            f"the endpoint {endpoint.url} has no declared jurisdiction. Declare where it runs in "
+            f"the endpoint {shown} has no declared jurisdiction. Declare where it runs in "
             f'endpoint_jurisdictions, e.g. {{"{endpoint.host}" = "eu"}}'
         )
     if declared.lower() not in allowed:
         raise ValueError(
-            f"the endpoint {endpoint.url} is declared in jurisdiction '{declared}', but only "
+            f"the endpoint {shown} is declared in jurisdiction '{declared}', but only "
             f"{', '.join(allowed) or 'none'} is allowed (allowed_jurisdictions)"
         )
     if not endpoint.tls:
-        raise ValueError(f"the endpoint {endpoint.url} is not on this machine, so it must use https:// (TLS)")
+        how = "add ?sslmode=verify-full" if "postgres" in endpoint.scheme else "use https://"
+        raise ValueError(f"the endpoint {shown} is not on this machine, so it must use TLS ({how})")
     return endpoint

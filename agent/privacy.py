@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.audit import AuditLog
-from agent.conversations import ConversationStore, UnknownSubject
+from agent.conversations import ConversationStore, UnknownSubject, sqlite_url
 from agent.crypto import Keyring, load_master_key, new_reference_code, normalise_reference_code
 from agent.errors import AgentError
 from agent.settings import Settings
@@ -53,7 +53,7 @@ class DataSubjects:
             "consent_given",
             "customer",
             choice="store",
-            subject=_pseudonym(subject),
+            subject=pseudonym(subject),
             notice_version=self._settings.notice_version,
         )
         return reference
@@ -68,10 +68,44 @@ class DataSubjects:
         """Withdrawing consent stops storing and erases what was stored."""
         return self.erase(reference, actor="customer", event="consent_withdrawn")
 
-    def remember(self, reference: str, question: str, answer: str) -> None:
-        """Store one (already redacted) question and its answer."""
+    def remember(
+        self,
+        reference: str,
+        question: str,
+        answer: str,
+        *,
+        refused: bool = False,
+        redacted: dict[str, int] | None = None,
+    ) -> None:
+        """Store one (already redacted) question and its answer; a refused one also joins the gaps list."""
         self.store.append(reference, "customer", question)
         self.store.append(reference, "assistant", answer)
+        if refused:
+            self.store.add_signal(reference, "refused", question)
+        self.store.count_redactions(redacted or {})
+
+    def rate(self, reference: str, question: str, helpful: bool) -> None:
+        """A consenting customer's thumbs up or down on the answer to `question` (redacted)."""
+        self.store.add_signal(reference, "thumbs_up" if helpful else "thumbs_down", question)
+
+    def open_ticket(self, reference: str | None, transcript: str, contact: str) -> tuple[int, str]:
+        """Hand a conversation to a human: (ticket number, reference code). A customer who chose not to
+        store anything gets a reference code now: leaving a contact is their consent to keep this ticket."""
+        if reference is None:
+            reference = new_reference_code()
+            subject = self.store.open_subject(reference, self._settings.notice_version)
+            self.audit.record(
+                "consent_given",
+                "customer",
+                choice="handoff",
+                subject=pseudonym(subject),
+                notice_version=self._settings.notice_version,
+            )
+        ticket = self.store.add_ticket(reference, transcript, contact)
+        self.audit.record(
+            "handoff_created", "customer", ticket=ticket, subject=pseudonym(self.store.subject_id(reference))
+        )
+        return ticket, reference
 
     # rights -------------------------------------------------------------------------------------
     def export(self, reference: str, actor: str) -> dict[str, Any]:
@@ -79,8 +113,9 @@ class DataSubjects:
         code = self.known(reference)
         consent_at, notice_version = self.store.consent(code)
         messages = self.store.messages(code)
+        subject = self.store.subject_id(code)
         self.audit.record(
-            "export", actor, subject=_pseudonym(self.store.subject_id(code)), messages=len(messages)
+            "export", actor, subject=pseudonym(self.store.subject_id(code)), messages=len(messages)
         )
         return {
             "reference_code": code,
@@ -94,13 +129,27 @@ class DataSubjects:
             "note": "Personal data such as e-mail addresses was removed from messages before storing "
             "(shown as placeholders like [EMAIL]).",
             "messages": [{"at": m.at, "from": m.role, "text": m.text} for m in messages],
+            "feedback": [
+                {"at": s.at, "kind": s.kind, "question": s.question}
+                for s in self.store.signals(("refused", "thumbs_up", "thumbs_down"), subject)
+            ],
+            "handoff_tickets": [
+                {
+                    "number": t.id,
+                    "created_at": t.created_at,
+                    "status": t.status,
+                    "contact": t.contact,
+                    "transcript": t.transcript,
+                }
+                for t in self.store.tickets(subject=subject)
+            ],  # fmt: skip
         }
 
     def export_file(self, reference: str, actor: str) -> Path:
         """The export as a JSON file for download (removed on erasure and by the next purge)."""
         data = self.export(reference, actor)
         self._exports.mkdir(parents=True, exist_ok=True, mode=0o700)
-        name = f"{EXPORT_PREFIX}{_pseudonym(self.store.subject_id(data['reference_code']))}-"
+        name = f"{EXPORT_PREFIX}{pseudonym(self.store.subject_id(data['reference_code']))}-"
         path = self._exports / f"{name}{secrets.token_hex(4)}.json"
         path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
         path.chmod(0o600)
@@ -130,18 +179,21 @@ class DataSubjects:
     # internals ----------------------------------------------------------------------------------
     def _erase_subject(self, subject: str, actor: str, event: str) -> dict[str, Any]:
         deletion = self.store.erase(subject)
-        copies = self._download_copies(_pseudonym(subject))
+        copies = self._download_copies(pseudonym(subject))
         for path in copies:
             path.unlink(missing_ok=True)
         self._forget_caches()
         receipt = {
-            "subject": _pseudonym(subject),
+            "subject": pseudonym(subject),
             "erased_at": _now(),
             "messages_deleted": deletion.messages,
             "subject_key_destroyed": deletion.key_destroyed,
+            "feedback_rows_deleted": deletion.feedback_rows,
+            "handoff_tickets_deleted": deletion.tickets,
             "download_copies_deleted": len(copies),
             "places": {
-                "conversation store": "rows deleted, zeroed (secure_delete), WAL checkpointed",
+                "conversation store": "messages, feedback and handoff tickets deleted; dead rows removed "
+                "(SQLite secure_delete + WAL checkpoint, or PostgreSQL VACUUM)",
                 "subject key store": "data key destroyed: any backup copy of the rows is unreadable",
                 "download copies and web temp files": f"{len(copies)} file(s) deleted",
                 "model caches": "prompt and state cache of the in-process model cleared",
@@ -155,6 +207,8 @@ class DataSubjects:
             subject=receipt["subject"],
             messages_deleted=deletion.messages,
             subject_key_destroyed=deletion.key_destroyed,
+            feedback_rows_deleted=deletion.feedback_rows,
+            handoff_tickets_deleted=deletion.tickets,
             download_copies_deleted=len(copies),
         )
         return receipt
@@ -186,11 +240,18 @@ def open_data_subjects(settings: Settings, forget_caches: Callable[[], None] | N
     key_file = settings.master_key_file or settings.data_dir / "keys" / "master.key"
     secret = settings.master_key.get_secret_value() if settings.master_key else None
     keyring = Keyring(load_master_key(key_file, secret))
-    store = ConversationStore(settings.store_path, settings.key_store_path, keyring)
+    store = ConversationStore(
+        settings.conversation_store_url or sqlite_url(settings.store_path),
+        settings.key_store_url or sqlite_url(settings.key_store_path),
+        keyring,
+        connect_args={"sslrootcert": str(settings.tls_ca_file)}
+        if settings.tls_ca_file and settings.conversation_store_url
+        else None,
+    )
     return DataSubjects(settings, store, AuditLog(settings.audit_path), forget_caches)
 
 
-def _pseudonym(subject_id: str) -> str:
+def pseudonym(subject_id: str) -> str:
     return subject_id[:16]
 
 

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import html
 
+from agent.endpoints import parse_endpoint, without_password
 from agent.settings import Settings
 
 
 def processing_record(settings: Settings) -> str:
     """The record of processing activities (GDPR Art. 30(1)) for this installation, as Markdown."""
-    remote = [*settings.inference_urls, *([settings.vector_store_url] if settings.vector_store_url else [])]
+    optional = [settings.vector_store_url, settings.conversation_store_url, settings.key_store_url]
+    remote = [*settings.inference_urls, *(url for url in optional if url)]
     recipients = (
         "None. Everything runs on this machine; no processor outside the controller receives data."
         if not remote
-        else "Inference / search servers operated for the controller: "
-        + ", ".join(f"{url} (jurisdiction: {_jurisdiction(settings, url)})" for url in remote)
+        else "Servers operated for the controller (inference, search, conversation store): "
+        + ", ".join(
+            f"{without_password(url)} (jurisdiction: {_jurisdiction(settings, url)})" for url in remote
+        )
     )
     key_place = (
         "SUPPORT_AGENT_MASTER_KEY"
@@ -26,6 +30,8 @@ def processing_record(settings: Settings) -> str:
         if settings.inference_urls
         else settings.chat_model
     )
+    conversations = without_password(settings.conversation_store_url or f"{settings.store_path} (SQLite)")
+    keys = without_password(settings.key_store_url or f"{settings.key_store_path} (SQLite)")
     rows = [
         ("Controller", settings.controller),
         ("Contact for data protection", settings.privacy_contact),
@@ -59,8 +65,8 @@ def processing_record(settings: Settings) -> str:
         ),
         (
             "Storage",
-            f"Conversations: {settings.store_path} (SQLite, message text AES-256-GCM per subject); subject "
-            f"keys: {settings.key_store_path}; master key: "
+            f"Conversations: {conversations} (message text AES-256-GCM per subject); subject "
+            f"keys: {keys}; master key: "
             f"{key_place}; "
             f"audit trail: {settings.audit_path}; temp files: {settings.temp_dir}.",
         ),
@@ -122,6 +128,4 @@ def privacy_page_html(settings: Settings) -> str:
 
 
 def _jurisdiction(settings: Settings, url: str) -> str:
-    from agent.endpoints import parse_endpoint
-
     return settings.endpoint_jurisdictions.get(parse_endpoint(url).host, "loopback")

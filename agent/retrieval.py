@@ -87,6 +87,15 @@ class Retriever:
         self._lexical_passages: list[_Hit] = []
         self._lexical_count = -1
 
+    @property
+    def embedder(self) -> Embedder:
+        """The embedding model of the index."""
+        return self._embedder
+
+    def refresh(self) -> None:
+        """Rebuild the BM25 side on the next search (after a reindex changed passages)."""
+        self._lexical = None
+
     def search(self, question: str, *, top_k: int | None = None) -> list[Source]:
         """Best articles for a question, most relevant first (at most top_k), with their best passages."""
         k = top_k or self._top_k

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -115,6 +115,22 @@ class Settings(BaseSettings):
     vector_store_url: str | None = Field(
         None, description="A Chroma server (http(s)://host:port). Empty = the local store in data_dir."
     )
+    conversation_store_url: str | None = Field(
+        None,
+        description="PostgreSQL for the conversations when several replicas share them, e.g. "
+        "postgresql+psycopg://agent:PASSWORD@db.example.eu/agent?sslmode=verify-full. Empty = SQLite in "
+        "data_dir. Needs key_store_url too.",
+    )
+    key_store_url: str | None = Field(
+        None,
+        description="PostgreSQL database for the per-subject keys (another database than the "
+        "conversations, kept out of their backups). Empty = SQLite in data_dir/keys.",
+    )
+    handoff_webhook_url: str | None = Field(
+        None,
+        description="Your helpdesk's URL that receives each new handoff ticket as JSON (POST). Declare "
+        "its jurisdiction like every remote endpoint. Empty = tickets only in the staff console.",
+    )
     tls_ca_file: Path | None = Field(
         None, description="CA bundle (PEM) that signs the remote endpoints' certificates."
     )
@@ -176,6 +192,21 @@ class Settings(BaseSettings):
         "herunterladen oder löschen. Fragen: {contact}.",
         description="Short notice shown before the first message (German). {retention_days} and {contact} "
         "are filled in.",
+    )
+
+    # Staff console (/admin)
+    draft_knowledge_dirs: list[Path] = Field(
+        default_factory=list,
+        description="Draft knowledge folders support leads may run simulations against in the console.",
+    )
+    max_failed_logins: int = Field(
+        5, ge=1, le=100, description="Failed logins in a row that lock an account."
+    )
+    lockout_minutes: int = Field(
+        15, ge=1, le=10080, description="How long a locked staff account stays locked."
+    )
+    staff_session_minutes: int = Field(
+        30, ge=1, le=1440, description="A staff session ends after this many minutes without activity."
     )
 
     # Chat page
@@ -246,10 +277,33 @@ class Settings(BaseSettings):
     def _check_inference_urls(cls, urls: list[str], info: ValidationInfo) -> list[str]:
         return [_checked(url, info) for url in urls]
 
-    @field_validator("vector_store_url")
+    @field_validator("vector_store_url", "handoff_webhook_url")
     @classmethod
-    def _check_vector_store_url(cls, url: str | None, info: ValidationInfo) -> str | None:
+    def _check_service_url(cls, url: str | None, info: ValidationInfo) -> str | None:
         return _checked(url, info) if url else None
+
+    @field_validator("conversation_store_url", "key_store_url")
+    @classmethod
+    def _check_store_url(cls, url: str | None, info: ValidationInfo) -> str | None:
+        if not url:
+            return None
+        if not url.startswith(("postgresql://", "postgresql+psycopg://")):
+            raise ValueError("must be a postgresql+psycopg:// URL (SQLite in the data dir needs no URL)")
+        return _checked(url, info)
+
+    @model_validator(mode="after")
+    def _stores_come_in_pairs(self) -> Settings:
+        if bool(self.conversation_store_url) != bool(self.key_store_url):
+            raise ValueError(
+                "conversation_store_url and key_store_url go together: set both (two PostgreSQL "
+                "databases) or neither (SQLite in the data dir)"
+            )
+        if self.conversation_store_url and self.conversation_store_url == self.key_store_url:
+            raise ValueError(
+                "key_store_url must name another database than conversation_store_url, so that backups of "
+                "the conversations do not carry the keys that erasure destroys"
+            )
+        return self
 
     @field_validator("tls_ca_file")
     @classmethod
@@ -260,7 +314,13 @@ class Settings(BaseSettings):
 
     def egress_allowlist(self) -> set[str]:
         """Hosts the egress guard lets through besides loopback: exactly the configured endpoints."""
-        urls = [*self.inference_urls, *([self.vector_store_url] if self.vector_store_url else [])]
+        optional = [
+            self.vector_store_url,
+            self.conversation_store_url,
+            self.key_store_url,
+            self.handoff_webhook_url,
+        ]
+        urls = [*self.inference_urls, *(url for url in optional if url)]
         return {parse_endpoint(url).host for url in urls}
 
     @property
@@ -343,5 +403,6 @@ def load_settings(**overrides: object) -> Settings:
         for err in exc.errors():
             name = ".".join(str(p) for p in err["loc"]) or "config"
             message = str(err["msg"]).removeprefix("Value error, ")
-            lines.append(f"- {name} (env {ENV_PREFIX}{name.upper()}): {message}")
+            where = f"{name} (env {ENV_PREFIX}{name.upper()}): " if err["loc"] else ""
+            lines.append(f"- {where}{message}")
         raise ConfigError("The configuration is not valid:\n" + "\n".join(lines)) from None

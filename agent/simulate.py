@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import statistics
 from collections.abc import Iterable
@@ -36,18 +38,18 @@ class Pipeline(Protocol):
 
 
 def load_questions(path: Path) -> list[Question]:
-    """Read a JSONL questions file; errors name the line and what is wrong."""
+    """Read a JSONL or CSV questions file (columns: question, optional id, expected_article, language);
+    errors name the line and what is wrong."""
     if not path.is_file():
         raise SimulationError(f"The questions file {path} does not exist.")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise SimulationError(f"{path} is not UTF-8 text.") from None
+    rows = _csv_rows(path, text) if path.suffix.lower() == ".csv" else _jsonl_rows(path, text)
     questions: list[Question] = []
     seen: set[str] = set()
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SimulationError(f"{path}:{number}: not valid JSON ({exc.msg}).") from None
+    for number, row in rows:
         if (
             not isinstance(row, dict)
             or not isinstance(row.get("question"), str)
@@ -60,11 +62,33 @@ def load_questions(path: Path) -> list[Question]:
         seen.add(qid)
         expected = row.get("expected_article")
         questions.append(
-            Question(qid, row["question"], str(expected) if expected else None, row.get("language"))
+            Question(qid, row["question"], str(expected) if expected else None, row.get("language") or None)
         )
     if not questions:
         raise SimulationError(f"{path} holds no questions.")
     return questions
+
+
+def _jsonl_rows(path: Path, text: str) -> list[tuple[int, Any]]:
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rows.append((number, json.loads(line)))
+        except json.JSONDecodeError as exc:
+            raise SimulationError(f"{path}:{number}: not valid JSON ({exc.msg}).") from None
+    return rows
+
+
+def _csv_rows(path: Path, text: str) -> list[tuple[int, Any]]:
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames or "question" not in [f.strip() for f in reader.fieldnames]:
+        raise SimulationError(f'{path}: the first line must name the columns, with at least "question".')
+    return [
+        (number, {k.strip(): (v or "").strip() for k, v in row.items() if k})
+        for number, row in enumerate(reader, start=2)
+    ]
 
 
 def run_simulation(

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import base64
 import shutil
-import sqlite3
 import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
-from agent.conversations import ConversationStore, UnknownSubject
+from agent.conversations import ConversationStore, UnknownSubject, sqlite_url
 from agent.crypto import Keyring, load_master_key, new_reference_code, normalise_reference_code
 from agent.errors import AgentError, ConfigError
 
@@ -19,7 +19,9 @@ from agent.errors import AgentError, ConfigError
 def _store(tmp_path: Path, key: bytes | None = None) -> ConversationStore:
     key = key or load_master_key(tmp_path / "keys" / "master.key")
     return ConversationStore(
-        tmp_path / "conversations.db", tmp_path / "keys" / "subject-keys.db", Keyring(key)
+        sqlite_url(tmp_path / "conversations.db"),
+        sqlite_url(tmp_path / "keys" / "subject-keys.db"),
+        Keyring(key),
     )
 
 
@@ -78,8 +80,9 @@ def test_erasure_shreds_backups_too(tmp_path: Path) -> None:
     assert (deletion.messages, deletion.key_destroyed) == (2, True)
     with pytest.raises(UnknownSubject):
         store.messages(ref)
-    old = sqlite3.connect(backup)
-    assert old.execute("SELECT count(*) FROM messages").fetchone()[0] == 2  # rows are in the backup …
+    old = sa.create_engine(sqlite_url(backup))
+    with old.connect() as conn:  # the rows are in the backup …
+        assert conn.exec_driver_sql("SELECT count(*) FROM messages").scalar_one() == 2
     with pytest.raises(UnknownSubject):
         store.read_sealed(old, subject)  # … but nobody can read them: the key is gone
 
@@ -89,7 +92,8 @@ def test_erased_rows_are_zeroed_not_left_in_free_pages(tmp_path: Path) -> None:
     ref = new_reference_code()
     subject = store.open_subject(ref, "v1")
     store.append(ref, "customer", "x" * 2000)
-    sealed = store._db.execute("SELECT sealed FROM messages").fetchone()[0]
+    with sa.create_engine(sqlite_url(tmp_path / "conversations.db")).connect() as conn:
+        sealed = conn.exec_driver_sql("SELECT sealed FROM messages").scalar_one()
     store.erase(subject)
     store.close()
     raw = b"".join(p.read_bytes() for p in tmp_path.rglob("*.db*"))

@@ -21,6 +21,7 @@ import pytest
 from agent.assistant import SupportAgent
 from agent.audit import AuditLog
 from agent.cli import main
+from agent.crypto import new_reference_code
 from agent.privacy import DataSubjects, open_data_subjects
 from agent.settings import Settings
 from agent.wiring import build_agent
@@ -175,13 +176,10 @@ def test_cli_export_erase_and_purge(
     assert receipt["messages_deleted"] == 2 and receipt["subject_key_destroyed"] is True
     assert code not in json.dumps(receipt)
 
-    old = subjects.consent_to_store()
-    stale = datetime.now(UTC) - timedelta(days=app.settings.retention_days + 1)
-    subjects.store._db.execute(
-        "UPDATE subjects SET last_active_at = ? WHERE subject_id = ?",
-        (stale.isoformat(timespec="seconds"), subjects.store.subject_id(old)),
+    old = new_reference_code()  # a conversation whose last message is past the retention period
+    subjects.store.open_subject(
+        old, "v1", now=datetime.now(UTC) - timedelta(days=app.settings.retention_days + 1)
     )
-    subjects.store._db.commit()
     fresh = subjects.consent_to_store()
     assert main(["privacy", "purge", *data]) == 0
     assert json.loads(capsys.readouterr().out)["expired_conversations_erased"] == 1
@@ -243,9 +241,8 @@ def test_server_purges_expired_conversations_on_a_schedule(tmp_path: Path) -> No
     from ui.app import PurgeSchedule
 
     subjects = open_data_subjects(make_settings(tmp_path, retention_days=7))
-    old = subjects.consent_to_store()
-    subjects.store._db.execute("UPDATE subjects SET last_active_at = '2020-01-01T00:00:00+00:00'")
-    subjects.store._db.commit()
+    old = new_reference_code()
+    subjects.store.open_subject(old, "v1", now=datetime(2020, 1, 1, tzinfo=UTC))
     schedule = PurgeSchedule(subjects, interval_s=0.2)
     schedule.start()
     try:

@@ -157,7 +157,7 @@ def test_pool_takes_turns(inference_server: str) -> None:
                 "SUPPORT_AGENT_INFERENCE_URLS": '["http://llm.example.eu:8080/v1"]',
                 "SUPPORT_AGENT_ENDPOINT_JURISDICTIONS": '{"llm.example.eu": "eu"}',
             },
-            "must use https:// (TLS)",
+            "must use TLS (use https://)",
         ),
     ],
 )

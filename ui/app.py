@@ -17,12 +17,15 @@ log = logging.getLogger(__name__)
 
 
 def create_app(agent: SupportAgent, settings: Settings, subjects: DataSubjects | None = None) -> Any:
-    """The ASGI app: the customer chat at '/', the privacy page at '/privacy', security headers on all."""
+    """The ASGI app: the customer chat at '/', the privacy page at '/privacy', the staff console at
+    '/admin' (login at '/admin/login'), security headers on all."""
     use_temp_dir(settings.temp_dir)  # before gradio is imported: some of its modules read it at import
     import gradio as gr
     from fastapi import FastAPI
     from fastapi.responses import HTMLResponse
 
+    from agent.staff import StaffDirectory
+    from ui.admin import ADMIN_PATH, AdminGate, Console, add_login_routes, build_console, session_token
     from ui.chat import build_chat
     from ui.security import SecurityHeaders
 
@@ -34,6 +37,30 @@ def create_app(agent: SupportAgent, settings: Settings, subjects: DataSubjects |
     def privacy() -> str:
         return privacy_page
 
+    staff = StaffDirectory(
+        subjects.store.engine,
+        max_failed_logins=settings.max_failed_logins,
+        lockout_minutes=settings.lockout_minutes,
+        session_minutes=settings.staff_session_minutes,
+    )
+    console = Console(settings, agent, subjects, staff)
+    add_login_routes(app, console)
+
+    def staff_user(request: Any) -> str | None:
+        session = staff.session(session_token(request))
+        return session.username if session else None
+
+    app = gr.mount_gradio_app(
+        app,
+        build_console(console).queue(default_concurrency_limit=2),
+        path=ADMIN_PATH,
+        auth_dependency=staff_user,
+        footer_links=[],
+        show_error=True,  # staff see why an action was refused
+        ssr_mode=False,
+        mcp_server=False,
+        pwa=False,
+    )
     page = build_chat(agent, settings, subjects).queue(default_concurrency_limit=1)
     app = gr.mount_gradio_app(
         app,
@@ -47,7 +74,7 @@ def create_app(agent: SupportAgent, settings: Settings, subjects: DataSubjects |
         mcp_server=False,
         pwa=False,
     )
-    return SecurityHeaders(app)
+    return SecurityHeaders(AdminGate(app, staff))
 
 
 def serve(settings: Settings) -> None:

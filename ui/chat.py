@@ -12,6 +12,7 @@ import gradio as gr
 from agent.assistant import Answer, Citation, SupportAgent
 from agent.crypto import normalise_reference_code
 from agent.errors import AgentError, MessageError
+from agent.handoff import notify_helpdesk
 from agent.language import detect_language
 from agent.privacy import DataSubjects
 from agent.settings import Settings
@@ -34,6 +35,10 @@ _CHOOSE_FIRST = (
 _REDACTED = {
     "de": "🔒 Personenbezogene Daten wurden vor der Verarbeitung entfernt: {types}.",
     "en": "🔒 Personal data was removed before processing: {types}.",
+}
+_HANDOFF_HINT = {
+    "de": "👉 Über „Mit einem Menschen sprechen“ unten geben Sie Ihre Frage an unser Team weiter.",
+    "en": "👉 Use “Talk to a human” below to pass your question to our team.",
 }
 _NOT_SAVED = {
     "de": "(Dieses Gespräch konnte gerade nicht gespeichert werden.)",
@@ -111,6 +116,8 @@ def respond(
 
 def _shown(answer: Answer) -> str:
     text = format_answer(answer) if answer.done else answer.text
+    if answer.done and answer.refused:
+        text = f"{text}\n\n{_HANDOFF_HINT[_lang(answer)]}"
     if answer.redacted:
         note = _REDACTED[_lang(answer)].format(types=", ".join(f"[{t}]" for t in sorted(answer.redacted)))
         text = f"{note}\n\n{text}"
@@ -119,7 +126,9 @@ def _shown(answer: Answer) -> str:
 
 def _stored(subjects: DataSubjects, reference: str, answer: Answer) -> bool:
     try:
-        subjects.remember(reference, answer.question, answer.text)
+        subjects.remember(
+            reference, answer.question, answer.text, refused=answer.refused, redacted=answer.redacted
+        )
         return True
     except AgentError as exc:
         log.error("could not store a chat turn: %s", type(exc).__name__)
@@ -180,6 +189,26 @@ def build_chat(agent: SupportAgent, settings: Settings, subjects: DataSubjects) 
             gr.Examples(
                 examples=[[q] for q in settings.example_questions], inputs=[box], label="Beispiele / Examples"
             )
+            with gr.Row():
+                thumbs_up = gr.Button("👍 Hilfreich / Helpful", size="sm", elem_id="rate-up")
+                thumbs_down = gr.Button("👎 Nicht hilfreich / Not helpful", size="sm", elem_id="rate-down")
+                human = gr.Button(
+                    "🙋 Mit einem Menschen sprechen / Talk to a human", size="sm", elem_id="human"
+                )
+            rating_status = gr.Markdown("", elem_id="rating-status")
+            with gr.Column(visible=False, elem_id="handoff") as handoff_panel:
+                contact = gr.Textbox(
+                    label="Wie erreichen wir Sie? / How can we reach you? (E-Mail / Telefon / phone)",
+                    elem_id="handoff-contact",
+                )
+                agreed = gr.Checkbox(
+                    label="Ich bin einverstanden, dass dieses Gespräch und meine Kontaktangabe an das "
+                    "Support-Team gehen, um mir zu antworten. / I agree that this conversation and my "
+                    "contact go to the support team so they can answer me.",
+                    elem_id="handoff-consent",
+                )
+                send_ticket = gr.Button("An das Team senden / Send to the team", elem_id="handoff-send")
+                handoff_status = gr.Markdown("", elem_id="handoff-status")
             withdraw = gr.Button("Einwilligung widerrufen / Withdraw consent", size="sm", elem_id="withdraw")
         with gr.Accordion("Meine Daten / My data", open=False, elem_id="my-data"):
             gr.Markdown(
@@ -242,6 +271,24 @@ def build_chat(agent: SupportAgent, settings: Settings, subjects: DataSubjects) 
                 return text, None, *_closed()  # their own conversation is gone: ask for consent again
             return text, None, *_unchanged(len(consent_outputs))
 
+        def rate(past: History, current: Session, helpful: bool) -> str:
+            return rate_last_answer(subjects, past, current, helpful)
+
+        def ticket(
+            contact_text: str, agreed_to: bool, past: History, current: Session
+        ) -> tuple[str, Session]:
+            return hand_off(subjects, settings, contact_text, agreed_to, past, current)
+
+        thumbs_up.click(
+            lambda p, c: rate(p, c, True), [history, session], [rating_status], api_name="rate_up"
+        )
+        thumbs_down.click(
+            lambda p, c: rate(p, c, False), [history, session], [rating_status], api_name="rate_down"
+        )
+        human.click(lambda: gr.Column(visible=True), None, [handoff_panel], api_visibility="private")
+        send_ticket.click(
+            ticket, [contact, agreed, history, session], [handoff_status, session], api_name="handoff"
+        )
         keep.click(choose_store, None, consent_outputs, api_name="consent_store")
         dont_keep.click(choose_no_store, None, consent_outputs, api_name="consent_none")
         withdraw.click(withdraw_consent, [session], consent_outputs, api_name="withdraw")
@@ -255,6 +302,46 @@ def build_chat(agent: SupportAgent, settings: Settings, subjects: DataSubjects) 
             api_name="delete_my_data",
         )
     return page
+
+
+def rate_last_answer(subjects: DataSubjects, history: History, session: Session, helpful: bool) -> str:
+    """Thumbs up/down on the last answer; kept only for customers who chose to keep their conversation."""
+    if not session or not history:
+        return "Noch keine Antwort zum Bewerten. / No answer to rate yet."
+    if session.get("store"):
+        try:
+            subjects.rate(session["reference"], history[-1][0], helpful)
+        except AgentError as exc:
+            log.error("could not store a rating: %s", type(exc).__name__)
+    return "Danke für Ihre Rückmeldung! / Thank you for your feedback!"
+
+
+def hand_off(
+    subjects: DataSubjects, settings: Settings, contact: str, agreed: bool, history: History, session: Session
+) -> tuple[str, Session]:
+    """Open a ticket for a human with the (redacted) transcript and the contact the customer left."""
+    if not session:
+        return _CHOOSE_FIRST, session
+    contact = (contact or "").strip()[:200]
+    if not contact:
+        return "Bitte geben Sie an, wie wir Sie erreichen. / Please tell us how to reach you.", session
+    if not agreed:
+        return (
+            "Bitte bestätigen Sie, dass wir Gespräch und Kontakt dafür verwenden dürfen. / "
+            "Please confirm that we may use the conversation and your contact for this."
+        ), session
+    transcript = "\n\n".join(f"Kunde/Customer: {q}\nAssistent/Assistant: {a}" for q, a in history) or "(–)"
+    try:
+        number, reference = subjects.open_ticket(session.get("reference"), transcript, contact)
+    except AgentError as exc:
+        log.error("could not open a handoff ticket: %s", type(exc).__name__)
+        return _SORRY["en"], session
+    notify_helpdesk(settings, subjects, number, transcript, contact)
+    session = {**session, "reference": reference}  # the ticket can be downloaded or deleted with it
+    return (
+        f"✅ Ticket **#{number}** ist bei unserem Team / is with our team. Referenzcode / reference code: "
+        f"**`{reference}`**"
+    ), session
 
 
 def _opened(session: Session, note: str, reference: str) -> tuple[Any, ...]:

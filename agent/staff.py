@@ -1,0 +1,273 @@
+"""Staff accounts, roles and login sessions for the console (argon2 hashes, lockout, session expiry).
+
+Accounts and sessions live in the conversation store's database, so every replica sees the same ones.
+Only a hash of a session token is stored; the token itself is in the staff member's cookie.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.engine import Engine
+
+from agent.errors import AgentError
+
+# Least privilege: each role sees and may call only its own actions. Checked on the server for every
+# call (ui/admin.py); the console only hides what a role cannot use.
+ROLE_ACTIONS: dict[str, frozenset[str]] = {
+    "support_lead": frozenset(
+        {
+            "knowledge_status",
+            "reindex",
+            "simulate",
+            "simulation_compare",
+            "gaps",
+            "handoff_inbox",
+            "handoff_done",
+        }
+    ),
+    "privacy_officer": frozenset(
+        {
+            "privacy_find",
+            "privacy_export",
+            "privacy_erase",
+            "retention_view",
+            "audit_view",
+            "audit_verify",
+            "redaction_stats",
+        }
+    ),  # fmt: skip
+    "admin": frozenset({"users_list", "users_add", "users_remove", "users_reset", "config_view"}),
+}
+ROLES = tuple(ROLE_ACTIONS)
+MIN_PASSWORD_CHARS = 12
+_WRONG = "Wrong user name or password."
+_LOCKED = "Too many failed logins: this account is locked for a while. Ask an admin."
+_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
+
+_STAFF = sa.MetaData()
+STAFF_USERS = sa.Table(
+    "staff_users",
+    _STAFF,
+    sa.Column("username", sa.String(40), primary_key=True),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("password_hash", sa.String(200), nullable=False),
+    sa.Column("failed_logins", sa.Integer, nullable=False, default=0),
+    sa.Column("locked_until", sa.String(32)),
+    sa.Column("created_at", sa.String(32), nullable=False),
+)
+STAFF_SESSIONS = sa.Table(
+    "staff_sessions",
+    _STAFF,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("username", sa.String(40), nullable=False, index=True),
+    sa.Column("expires_at", sa.String(32), nullable=False),
+)
+
+
+class StaffError(AgentError):
+    """A staff account operation that cannot be done (unknown user, weak password, …)."""
+
+
+class LoginRefused(AgentError):
+    """Wrong user name or password, or a locked account; the message never says which."""
+
+
+@dataclass(frozen=True)
+class StaffUser:
+    """An account as shown in lists (never the hash)."""
+
+    username: str
+    role: str
+    locked: bool
+    created_at: str
+
+
+@dataclass(frozen=True)
+class StaffSession:
+    """A logged-in staff member."""
+
+    username: str
+    role: str
+
+    def may(self, action: str) -> bool:
+        """True when the role includes the action."""
+        return action in ROLE_ACTIONS.get(self.role, frozenset())
+
+
+class StaffDirectory:
+    """Accounts, logins and sessions."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        max_failed_logins: int = 5,
+        lockout_minutes: int = 15,
+        session_minutes: float = 30,
+    ) -> None:
+        self._db = engine
+        self._hasher = PasswordHasher()
+        self._dummy_hash = self._hasher.hash(secrets.token_hex(16))  # same work for unknown users
+        self._max_failed = max_failed_logins
+        self._lockout = timedelta(minutes=lockout_minutes)
+        self._session = timedelta(minutes=session_minutes)
+        _STAFF.create_all(engine)
+
+    # accounts -----------------------------------------------------------------------------------
+    def add(self, username: str, role: str, password: str) -> None:
+        """Create an account."""
+        username = _valid_username(username)
+        if role not in ROLES:
+            raise StaffError(f"Unknown role {role!r}; roles: {', '.join(ROLES)}.")
+        row = {
+            "username": username,
+            "role": role,
+            "password_hash": self._hasher.hash(_valid_password(password)),
+            "failed_logins": 0,
+            "created_at": _iso(_now()),
+        }
+        with self._db.begin() as conn:
+            if conn.execute(
+                sa.select(STAFF_USERS.c.username).where(STAFF_USERS.c.username == username)
+            ).first():
+                raise StaffError(f"The user {username} exists already.")
+            conn.execute(STAFF_USERS.insert().values(**row))
+
+    def remove(self, username: str) -> None:
+        """Delete an account and end its sessions."""
+        with self._db.begin() as conn:
+            conn.execute(sa.delete(STAFF_SESSIONS).where(STAFF_SESSIONS.c.username == username))
+            if not conn.execute(sa.delete(STAFF_USERS).where(STAFF_USERS.c.username == username)).rowcount:
+                raise StaffError(f"There is no user {username}.")
+
+    def reset_password(self, username: str, password: str) -> None:
+        """Set a new password, unlock the account and end its sessions."""
+        new_hash = self._hasher.hash(_valid_password(password))
+        with self._db.begin() as conn:
+            updated = conn.execute(
+                STAFF_USERS.update()
+                .where(STAFF_USERS.c.username == username)
+                .values(password_hash=new_hash, failed_logins=0, locked_until=None)
+            ).rowcount
+            if not updated:
+                raise StaffError(f"There is no user {username}.")
+            conn.execute(sa.delete(STAFF_SESSIONS).where(STAFF_SESSIONS.c.username == username))
+
+    def users(self) -> list[StaffUser]:
+        """Every account, sorted by name."""
+        now = _iso(_now())
+        with self._db.connect() as conn:
+            rows = conn.execute(sa.select(STAFF_USERS).order_by(STAFF_USERS.c.username)).mappings().all()
+        return [
+            StaffUser(
+                r["username"], r["role"], bool(r["locked_until"] and r["locked_until"] > now), r["created_at"]
+            )
+            for r in rows
+        ]
+
+    # login --------------------------------------------------------------------------------------
+    def login(self, username: str, password: str) -> tuple[str, StaffSession]:
+        """A new session token for correct credentials; LoginRefused otherwise (and counts the failure)."""
+        now = _now()
+        refusal = ""
+        with self._db.begin() as conn:  # the failure count must be committed, so refuse after the block
+            row = (
+                conn.execute(sa.select(STAFF_USERS).where(STAFF_USERS.c.username == username))
+                .mappings()
+                .first()
+            )
+            if row is None:
+                self._verify(self._dummy_hash, password)
+                refusal = _WRONG
+            elif row["locked_until"] and row["locked_until"] > _iso(now):
+                refusal = _LOCKED
+            elif not self._verify(row["password_hash"], password):
+                failed = row["failed_logins"] + 1
+                locked = _iso(now + self._lockout) if failed >= self._max_failed else None
+                conn.execute(
+                    STAFF_USERS.update()
+                    .where(STAFF_USERS.c.username == username)
+                    .values(failed_logins=0 if locked else failed, locked_until=locked)
+                )
+                refusal = _LOCKED if locked else _WRONG
+            else:
+                token = secrets.token_urlsafe(32)
+                conn.execute(
+                    STAFF_USERS.update().where(STAFF_USERS.c.username == username).values(failed_logins=0)
+                )
+                conn.execute(
+                    STAFF_SESSIONS.insert().values(
+                        token_hash=_token_hash(token), username=username, expires_at=_iso(now + self._session)
+                    )
+                )
+        if refusal or row is None:
+            raise LoginRefused(refusal or _WRONG)
+        return token, StaffSession(username, row["role"])
+
+    def session(self, token: str | None) -> StaffSession | None:
+        """The session of a token if it is valid and not expired; each use extends it (idle timeout)."""
+        if not token:
+            return None
+        now = _now()
+        with self._db.begin() as conn:
+            row = conn.execute(
+                sa.select(STAFF_SESSIONS.c.username, STAFF_SESSIONS.c.expires_at, STAFF_USERS.c.role)
+                .join(STAFF_USERS, STAFF_USERS.c.username == STAFF_SESSIONS.c.username)
+                .where(STAFF_SESSIONS.c.token_hash == _token_hash(token))
+            ).first()
+            if row is None or row.expires_at <= _iso(now):
+                conn.execute(sa.delete(STAFF_SESSIONS).where(STAFF_SESSIONS.c.expires_at <= _iso(now)))
+                return None
+            conn.execute(
+                STAFF_SESSIONS.update()
+                .where(STAFF_SESSIONS.c.token_hash == _token_hash(token))
+                .values(expires_at=_iso(now + self._session))
+            )
+        return StaffSession(row.username, row.role)
+
+    def logout(self, token: str | None) -> None:
+        """End a session."""
+        if token:
+            with self._db.begin() as conn:
+                conn.execute(
+                    sa.delete(STAFF_SESSIONS).where(STAFF_SESSIONS.c.token_hash == _token_hash(token))
+                )
+
+    def _verify(self, password_hash: str, password: str) -> bool:
+        try:
+            return self._hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+
+def _valid_username(username: str) -> str:
+    name = (username or "").strip().lower()
+    if not _USERNAME.match(name):
+        raise StaffError("A user name has 2–40 lowercase letters, digits, '.', '_' or '-'.")
+    return name
+
+
+def _valid_password(password: str) -> str:
+    if len(password or "") < MIN_PASSWORD_CHARS:
+        raise StaffError(f"A staff password needs at least {MIN_PASSWORD_CHARS} characters.")
+    return password
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")

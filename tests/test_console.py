@@ -1,0 +1,326 @@
+"""The staff console through the real app: login and lockout, role isolation for every action, handoff
+round trip, knowledge gaps, simulations, privacy requests, and the page in headless Chromium."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from agent.cli import main
+from agent.privacy import DataSubjects, open_data_subjects
+from agent.settings import Settings
+from agent.staff import ROLE_ACTIONS, ROLES, StaffDirectory
+from agent.wiring import build_agent
+from tests.conftest import KNOWLEDGE_DIR, make_settings
+from ui.app import BackgroundServer, create_app
+
+PASSWORD = "correct horse battery staple"
+# Arguments for every console action (the server refuses before it looks at them).
+ACTION_ARGS: dict[str, tuple[Any, ...]] = {
+    "knowledge_status": (),
+    "reindex": (),
+    "gaps": (),
+    "simulate": (None, str(KNOWLEDGE_DIR), True),
+    "simulation_compare": ("a", "b"),
+    "handoff_inbox": (),
+    "handoff_done": (1,),
+    "privacy_find": ("7KQM-2XTP-9RWA-HC4D",),
+    "privacy_export": ("7KQM-2XTP-9RWA-HC4D",),
+    "privacy_erase": ("7KQM-2XTP-9RWA-HC4D", False),
+    "retention_view": (),
+    "audit_view": (),
+    "audit_verify": (),
+    "redaction_stats": (),
+    "users_list": (),
+    "users_add": ("someone", "admin", PASSWORD),
+    "users_remove": ("someone",),
+    "users_reset": ("someone", PASSWORD),
+    "config_view": (),
+}
+
+
+class Hook(BaseHTTPRequestHandler):
+    """The company's helpdesk webhook, on loopback."""
+
+    received: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        body = self.rfile.read(int(self.headers["content-length"]))
+        Hook.received.append(json.loads(body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@dataclass
+class Site:
+    url: str
+    settings: Settings
+    subjects: DataSubjects
+    staff: StaffDirectory
+
+    def login(self, username: str, password: str = PASSWORD) -> httpx.Response:
+        return httpx.post(
+            self.url + "admin/login",
+            data={"username": username, "password": password},
+            follow_redirects=False,
+        )
+
+    def console(self, username: str):  # noqa: ANN201 - gradio_client.Client
+        from gradio_client import Client
+
+        token = self.login(username).cookies["staff_session"]
+        return Client(self.url + "admin/", headers={"Cookie": f"staff_session={token}"}, verbose=False)
+
+    def customer(self):  # noqa: ANN201
+        from gradio_client import Client
+
+        return Client(self.url, verbose=False, download_files=False)
+
+
+@pytest.fixture(scope="module")
+def site(demo_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    hook = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    data_dir = tmp_path_factory.mktemp("console-data")
+    shutil.copytree(demo_data_dir / "index", data_dir / "index")
+    drafts = tmp_path_factory.mktemp("drafts") / "knowledge-drafts"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "knowledge", drafts)
+    settings = make_settings(
+        data_dir,
+        handoff_webhook_url=f"http://127.0.0.1:{hook.server_port}/hook",
+        draft_knowledge_dirs=[drafts],
+        max_failed_logins=3,
+    )
+    agent = build_agent(settings)
+    subjects = open_data_subjects(settings, forget_caches=agent.forget)
+    staff = StaffDirectory(subjects.store.engine)
+    for role in ROLES:
+        staff.add(role.replace("_", "-"), role, PASSWORD)
+    server = BackgroundServer(create_app(agent, settings, subjects))
+    try:
+        yield Site(server.start(), settings, subjects, staff)
+    finally:
+        server.stop()
+        hook.shutdown()
+
+
+def test_login_wrong_password_and_lockout(site: Site) -> None:
+    site.staff.add("tom", "support_lead", PASSWORD)
+    refused = site.login("tom", "wrong password!!")
+    assert refused.status_code == 401 and "Wrong user name or password" in refused.text
+    assert site.login("nobody", "whatever").status_code == 401  # same answer for unknown users
+    site.login("tom", "wrong again!!!!")
+    locked = site.login("tom", "third time wrong")
+    assert "locked" in locked.text
+    assert "locked" in site.login("tom", PASSWORD).text  # even the right password, while locked
+    events = [(e["event"], e["details"].get("ok")) for e in site.subjects.audit.entries()]
+    assert events.count(("staff_login", False)) >= 5
+    # an admin unlocks it by setting a new password (CLI, password from stdin)
+    args = ["users", "reset-password", "tom", "--password-stdin", "--data-dir", str(site.settings.data_dir)]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("sys.stdin", io.StringIO("a brand new password\n"))
+        assert main(args) == 0
+    assert site.login("tom", "a brand new password").status_code == 303
+
+
+def test_console_needs_a_session_and_logout_ends_it(site: Site) -> None:
+    from gradio_client import Client
+
+    page = httpx.get(site.url + "admin/", follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"] == "/admin/login"
+    with pytest.raises(Exception):  # noqa: B017 - the client cannot even read the API without a session
+        Client(site.url + "admin/", verbose=False).predict(api_name="/config_view")
+    token = site.login("admin").cookies["staff_session"]
+    console = Client(site.url + "admin/", headers={"Cookie": f"staff_session={token}"}, verbose=False)
+    assert console.predict(api_name="/config_view")["retention_days"] == site.settings.retention_days
+    out = httpx.get(site.url + "admin/logout", cookies={"staff_session": token}, follow_redirects=False)
+    assert out.status_code == 303
+    with pytest.raises(Exception, match="401|session has ended"):
+        console.predict(api_name="/config_view")
+    entries = site.subjects.audit.entries()
+    assert any(e["event"] == "staff_logout" and e["actor"] == "staff:admin" for e in entries)
+
+
+def test_sessions_expire_when_idle(site: Site) -> None:
+    short = StaffDirectory(site.subjects.store.engine, session_minutes=0.05)  # 3 seconds
+    token, _ = short.login("admin", PASSWORD)
+    assert short.session(token) is not None
+    threading.Event().wait(4.5)
+    assert short.session(token) is None
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_can_call_only_its_own_actions(site: Site, role: str) -> None:
+    console = site.console(role.replace("_", "-"))
+    for action, args in ACTION_ARGS.items():
+        if action in ROLE_ACTIONS[role]:
+            continue
+        with pytest.raises(Exception, match="may not use"):
+            console.predict(*args, api_name=f"/{action}")
+    denied = [e for e in site.subjects.audit.entries()[-40:] if e["details"].get("allowed") is False]
+    assert denied and all(e["actor"] == f"staff:{role.replace('_', '-')}" for e in denied[-3:])
+    assert set().union(*ROLE_ACTIONS.values()) == set(ACTION_ARGS)  # every action is covered
+
+
+def test_handoff_round_trip(site: Site) -> None:
+    customer = site.customer()
+    customer.predict(api_name="/consent_none")
+    customer.predict("Wie wird das Wetter morgen in Hamburg?", api_name="/chat")
+    status = _first(customer.predict("jana@example.de", False, api_name="/handoff"))
+    assert "bestätigen" in status  # the contact is used only with consent
+    status = _first(customer.predict("jana@example.de", True, api_name="/handoff"))
+    assert "Ticket" in status
+    number = int(status.split("#")[1].split("*")[0])
+
+    lead = site.console("support-lead")
+    inbox = lead.predict(api_name="/handoff_inbox")
+    row = next(r for r in inbox["data"] if r[0] == number)
+    assert row[2] == "jana@example.de" and "Wetter" in row[3]
+    assert Hook.received and Hook.received[-1]["ticket"] == number  # the helpdesk webhook got it
+    message, inbox = lead.predict(number, api_name="/handoff_done")
+    assert "done" in message and all(r[0] != number for r in inbox["data"])
+    events = [e["event"] for e in site.subjects.audit.entries()]
+    assert "handoff_created" in events and "handoff_done" in events
+
+
+def test_gaps_are_grouped_most_frequent_first(site: Site) -> None:
+    customer = site.customer()
+    customer.predict(api_name="/consent_store")
+    for question in (
+        "Wie wird das Wetter morgen in Hamburg?",
+        "Regnet es morgen in Hamburg?",
+        "What is the capital of Australia?",
+    ):
+        _, chat = customer.predict(question, api_name="/chat")
+    customer.predict("How long do I have to return an item?", api_name="/chat")
+    customer.predict(api_name="/rate_down")
+    gaps = site.console("support-lead").predict(api_name="/gaps")
+    rows = gaps["data"]
+    assert rows[0][0] >= 2 and "Hamburg" in rows[0][3]  # the weather questions form the biggest group
+    assert any("Australia" in r[3] for r in rows) and any(r[2] >= 1 for r in rows)  # thumbs down counted
+    assert all(r[4] for r in rows)  # each with its closest article
+
+
+def test_simulation_from_the_console_and_comparison(site: Site, tmp_path: Path) -> None:
+    tickets = tmp_path / "tickets.csv"
+    tickets.write_text(
+        "question,expected_article\n"
+        "How long do I have to return an item?,en-returns\n"
+        "Kann ich auf Rechnung zahlen?,de-rechnungskauf\n"
+        "Wie wird das Wetter morgen?,\n",
+        encoding="utf-8",
+    )
+    from gradio_client import handle_file
+
+    lead = site.console("support-lead")
+    live, draft = str(site.settings.knowledge_dir), str(site.settings.draft_knowledge_dirs[0])
+    first = lead.predict(handle_file(str(tickets)), live, True, api_name="/simulate")
+    assert "3 questions" in first[0] and "refused" in first[0]
+    second = lead.predict(handle_file(str(tickets)), draft, True, api_name="/simulate")
+    runs = second[2]["choices"]
+    assert len(runs) >= 2
+    table, chart = lead.predict(runs[0][0], runs[1][0], api_name="/simulation_compare")
+    figures = {row[0]: row for row in table["data"]}
+    assert figures["questions"][1:] == ["3", "3"]
+    assert {"answered", "refused", "citation_accuracy"} <= figures.keys()
+    with pytest.raises(Exception, match="configured draft folders|not in the list of choices"):
+        lead.predict(handle_file(str(tickets)), "/etc", True, api_name="/simulate")
+
+
+def test_privacy_officer_finds_exports_and_erases(site: Site) -> None:
+    customer = site.customer()
+    _, code, _ = customer.predict(api_name="/consent_store")
+    customer.predict("Meine Mail ist jana@example.de – kann ich auf Rechnung zahlen?", api_name="/chat")
+    officer = site.console("privacy-officer")
+    found = officer.predict(code, api_name="/privacy_find")
+    assert "2 messages" in found and "consent_given" in found
+    exported = officer.predict(code, api_name="/privacy_export")
+    data = json.loads(Path(exported).read_text())
+    assert data["reference_code"] == code and "[EMAIL]" in data["messages"][0]["text"]
+    with pytest.raises(Exception, match="I confirm"):
+        officer.predict(code, False, api_name="/privacy_erase")
+    receipt = officer.predict(code, True, api_name="/privacy_erase")
+    assert '"messages_deleted": 2' in receipt
+    assert officer.predict(api_name="/audit_verify").startswith("✅")
+    stats = officer.predict(api_name="/redaction_stats")
+    assert any(row[1] == "EMAIL" for row in stats["data"])
+
+
+def test_cli_users(site: Site, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    data = ["--data-dir", str(site.settings.data_dir)]
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert main(["users", "add", "kim", "--role", "admin", "--password-stdin", *data]) == 2  # too short
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{PASSWORD}\n"))
+    assert main(["users", "add", "kim", "--role", "admin", "--password-stdin", *data]) == 0
+    assert main(["users", "list", *data]) == 0
+    assert "kim" in capsys.readouterr().out
+    assert main(["users", "remove", "kim", *data]) == 0
+    assert "kim" not in [u.username for u in site.staff.users()]
+
+
+def test_console_page_in_headless_chromium(site: Site) -> None:
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    from tests.test_ui import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} missing: `make browser` installs Debian's chromium")
+    requests: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.on("request", lambda request: requests.append(request.url))
+            page.goto(site.url + "admin/")
+            page.locator("#username").fill("support-lead")
+            page.locator("#password").fill(PASSWORD)
+            page.locator("#login").click()
+            page.get_by_text("Logged in as").wait_for(timeout=60_000)
+            assert page.get_by_role("tab", name="Knowledge", exact=True).is_visible()
+            assert not page.get_by_role("tab", name="Users").is_visible()  # not this role's
+            page.get_by_role("button", name="Refresh").click()
+            page.get_by_text("by_collection").wait_for(timeout=60_000)
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "console-page.png"), full_page=True)
+        finally:
+            browser.close()
+    assert all(url.startswith((site.url.rstrip("/"), "data:", "blob:")) for url in requests)
+
+
+def _first(result: Any) -> Any:
+    return result[0] if isinstance(result, (list, tuple)) else result
+
+
+def test_reindex_retention_audit_and_users_from_the_console(site: Site) -> None:
+    lead = site.console("support-lead")
+    status = lead.predict(api_name="/knowledge_status")
+    assert status["articles"] == 47 and status["by_status"] == {"draft": 2, "published": 45}
+    assert "unchanged 47" in lead.predict(api_name="/reindex")
+    assert site.subjects.audit.entries()[-1]["event"] == "reindex"
+
+    officer = site.console("privacy-officer")
+    assert f"{site.settings.retention_days} days" in officer.predict(api_name="/retention_view")
+    audit = officer.predict(api_name="/audit_view")
+    assert audit["headers"][:3] == ["#", "time", "event"] and audit["data"]
+
+    admin = site.console("admin")
+    message, users = admin.predict("new-lead", "support_lead", PASSWORD, api_name="/users_add")
+    assert "Added new-lead" in message and any(row[0] == "new-lead" for row in users["data"])
+    assert "unlocked" in admin.predict("new-lead", "another long password", api_name="/users_reset")
+    assert site.login("new-lead", "another long password").status_code == 303
+    message, users = admin.predict("new-lead", api_name="/users_remove")
+    assert all(row[0] != "new-lead" for row in users["data"])
+    config = admin.predict(api_name="/config_view")
+    assert config["master_key"] == "(key file)" and "password" not in json.dumps(config).lower()

@@ -1,0 +1,124 @@
+"""Scale-out: the conversation store on a real PostgreSQL server, shared by two chat replicas."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from agent.conversations import ConversationStore, UnknownSubject
+from agent.crypto import Keyring, new_reference_code
+from agent.errors import ConfigError
+from agent.privacy import open_data_subjects
+from agent.settings import load_settings
+from agent.wiring import build_agent
+from tests.conftest import make_settings
+from tests.postgres_server import create_database, find_pg_bin, postgres_server
+from ui.app import BackgroundServer, create_app
+
+MASTER_KEY = "q7yGkqvx0mU0Jb3yq1G6rW2yV6Zr8a3cKJ0m9YQpX2s="  # test-only; replicas share one master key
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[str]:
+    bin_dir = find_pg_bin()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL is not installed: `make postgres` installs Debian's package")
+    with postgres_server(bin_dir) as server:
+        yield server
+
+
+@pytest.fixture
+def databases(postgres: str, request: pytest.FixtureRequest) -> tuple[str, str]:
+    name = request.node.name.removeprefix("test_")[:40]
+    return create_database(postgres, f"conv_{name}"), create_database(postgres, f"keys_{name}")
+
+
+def test_store_on_postgresql_seals_erases_and_expires(databases: tuple[str, str]) -> None:
+    conversations, keys = databases
+    store = ConversationStore(conversations, keys, Keyring(bytes(range(32))))
+    assert store.backend == "postgresql"
+    ref, old = new_reference_code(), new_reference_code()
+    subject = store.open_subject(ref, "v1")
+    store.append(ref, "customer", "canary-pg-19 wo ist mein Paket?")
+    store.open_subject(old, "v1", now=datetime.now(UTC) - timedelta(days=40))
+    assert [m.text for m in store.messages(ref)] == ["canary-pg-19 wo ist mein Paket?"]
+    with sa.create_engine(conversations).connect() as conn:
+        raw = conn.exec_driver_sql("SELECT sealed FROM messages").scalar_one()
+        assert b"canary-pg-19" not in raw  # sealed at rest
+        assert (
+            conn.exec_driver_sql("SELECT count(*) FROM subjects WHERE subject_id = %s", (ref,)).scalar() == 0
+        )
+    assert store.expired(30) == [store.subject_id(old)]
+    deletion = store.erase(subject)  # also vacuums the tables
+    assert (deletion.messages, deletion.key_destroyed) == (1, True)
+    with pytest.raises(UnknownSubject):
+        store.messages(ref)
+    store.close()
+
+
+def test_two_replicas_share_conversations_through_postgresql(
+    databases: tuple[str, str], demo_data_dir: Path, tmp_path: Path
+) -> None:
+    from gradio_client import Client
+
+    conversations, keys = databases
+    replicas = []
+    for number in (1, 2):
+        data_dir = tmp_path / f"replica{number}"
+        shutil.copytree(demo_data_dir / "index", data_dir / "index")
+        settings = make_settings(
+            data_dir, conversation_store_url=conversations, key_store_url=keys, master_key=MASTER_KEY
+        )
+        agent = build_agent(settings)
+        subjects = open_data_subjects(settings, forget_caches=agent.forget)
+        replicas.append(BackgroundServer(create_app(agent, settings, subjects)))
+    first, second = (server.start() for server in replicas)
+    try:
+        client = Client(first, verbose=False, download_files=False)
+        _, code, _ = client.predict(api_name="/consent_store")
+        client.predict("canary-pg-42 How long do I have to return an item?", api_name="/chat")
+
+        # the customer comes back later and lands on the other replica
+        other = Client(second, verbose=False, download_files=False)
+        _, data_file = other.predict(code, api_name="/download_my_data")
+        export = httpx.get(data_file["url"], timeout=30).json()
+        assert export["messages"][0]["text"].startswith("canary-pg-42")
+        status, *_ = other.predict(code, api_name="/delete_my_data")
+        assert "Deleted: 2" in status.replace("Gelöscht / ", "").replace(" Nachrichten / messages", "")
+        status, _ = client.predict(code, api_name="/download_my_data")
+        assert "No stored conversation" in status  # gone for every replica
+    finally:
+        for server in replicas:
+            server.stop()
+    with sa.create_engine(conversations).connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM messages").scalar() == 0
+
+
+def test_remote_postgresql_needs_a_declared_eu_host_and_verified_tls() -> None:
+    plain = "postgresql+psycopg://agent:s3cret@db.example.eu/conv"
+    with pytest.raises(ConfigError) as error:
+        load_settings(
+            conversation_store_url=plain,
+            key_store_url=plain.replace("conv", "keys"),
+            endpoint_jurisdictions={"db.example.eu": "eu"},
+        )
+    assert "sslmode=verify-full" in str(error.value) and "s3cret" not in str(error.value)
+    with pytest.raises(ConfigError, match="no declared jurisdiction"):
+        load_settings(
+            conversation_store_url="postgresql+psycopg://agent@db.example.com/conv?sslmode=verify-full",
+            key_store_url="postgresql+psycopg://agent@db.example.com/keys?sslmode=verify-full",
+        )
+    with pytest.raises(ConfigError, match="go together"):
+        load_settings(conversation_store_url="postgresql+psycopg://agent@127.0.0.1/conv")
+    settings = load_settings(
+        conversation_store_url="postgresql+psycopg://agent@db.example.eu/conv?sslmode=verify-full",
+        key_store_url="postgresql+psycopg://agent@db.example.eu/keys?sslmode=verify-full",
+        endpoint_jurisdictions={"db.example.eu": "eu"},
+    )
+    assert settings.egress_allowlist() == {"db.example.eu"}
