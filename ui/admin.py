@@ -483,6 +483,7 @@ def session_token(request: gr.Request | Any | None) -> str | None:
 
 def add_login_routes(app: Any, console: Console) -> None:
     """GET/POST /admin/login and /admin/logout on the FastAPI app (before the console is mounted)."""
+
     @app.get(f"{ADMIN_PATH}/login", response_class=HTMLResponse)
     def login_form() -> str:
         return _login_page("")
