@@ -39,6 +39,7 @@ class Answer:
     removed: list[str] = field(default_factory=list)  # sentences the grounding guard dropped
     extractive: bool = False  # nothing the model wrote was supported: a quoted passage instead
     redacted: dict[str, int] = field(default_factory=dict)  # personal data removed from the question
+    follow_up: bool = False  # the topic came from the previous question, not from this one
 
     def as_dict(self) -> dict[str, object]:
         """The JSON shape of `support-agent ask --json`."""
@@ -138,8 +139,9 @@ class SupportAgent:
         done = replace(base, timings=timings, done=True, removed=removed)
         if kept:
             yield replace(done, text=_join(kept), citations=_cited(kept, sources))
-        elif abstained or sources[0].score < self._policy.min_relevance_to_quote:
-            # Quoting a passage helps only when retrieval is sure it is the right one.
+        elif abstained or base.follow_up or sources[0].score < self._policy.min_relevance_to_quote:
+            # Quoting a passage helps only when retrieval is sure it is the right one – never when the
+            # topic was borrowed from the previous question (an off-topic question mid-chat).
             yield replace(done, text=self._handoff(language), refused=True)
         else:
             top = sources[0]
@@ -191,10 +193,12 @@ class SupportAgent:
         language = detect_language(question, default=_history_language(history))
         ranked = self._retriever.search(question)
         sources = self._covered(ranked)
+        follow_up = False
         if not sources and history:
             # A short follow-up ("and how long does that take?") gets its topic from the last question.
             ranked = self._retriever.search(f"{history[-1][0]} {question}")
             sources = self._covered(ranked)
+            follow_up = bool(sources)
         answer = Answer(
             "",
             [],
@@ -204,6 +208,7 @@ class SupportAgent:
             retrieved=[s.article_id for s in ranked],
             scores=[round(s.score, 4) for s in ranked],
             redacted=redaction.found if redaction else {},
+            follow_up=follow_up,
         )
         if not sources:
             answer = replace(answer, text=self._handoff(language))

@@ -126,8 +126,9 @@ def unsupported_facts(sentence: str, corpus: str) -> list[str]:
             if found.lower().rstrip(".,;:!?") not in lowered:
                 missing.append(found)
         rest = pattern.sub(" ", rest)
+    # A phone number supports only itself: "30" in "+49 30 1234 5678" is no evidence for "30 days".
     corpus_digits = {_digits(m) for m in _PHONE.findall(corpus)} | {
-        _digits(m) for m in _NUMBER.findall(corpus)
+        _digits(m) for m in _NUMBER.findall(_PHONE.sub(" ", corpus))
     }
     for found in _PHONE.findall(rest):
         if _digits(found) not in corpus_digits:

@@ -136,6 +136,25 @@ def test_nothing_supported_gives_a_quoted_passage(demo_data_dir: Path, embedder)
     assert answer.text.startswith("Returning an item:")
 
 
+def test_digits_of_a_phone_number_do_not_support_a_number() -> None:
+    # Measured with the 1.5B model: "Die Erstattung dauert innerhalb von 30 Tagen." passed because the
+    # refunds article lists the phone number +49 30 1234 5678; the article says 14 days.
+    passage = "Wir erstatten den Betrag innerhalb von 14 Tagen. Fragen: +49 30 1234 5678 (Mo–Fr)."
+    assert unsupported_facts("Die Erstattung dauert innerhalb von 30 Tagen.", passage) == ["30"]
+    assert unsupported_facts("Die Erstattung dauert innerhalb von 14 Tagen.", passage) == []
+    assert unsupported_facts("Rufen Sie +49 30 1234 5678 an.", passage) == []
+
+
+def test_off_topic_question_mid_chat_gets_a_handoff_not_a_quote(demo_data_dir: Path, embedder) -> None:
+    # Measured with the 1.5B model: after a returns question, "Wie wird das Wetter morgen in Hamburg?"
+    # borrowed the returns topic from the history and got a quote of the refunds article.
+    agent = _agent(demo_data_dir, embedder, "Morgen wird es in Hamburg sonnig und warm.")
+    history = [("Wie lange habe ich Zeit für eine Rücksendung?", "Sie haben 30 Tage ab Lieferung Zeit.")]
+    answer = agent.ask("Wie wird das Wetter morgen in Hamburg?", history=history)
+    assert answer.follow_up and answer.refused and not answer.extractive
+    assert "support@nordlicht-shop.example" in answer.text and answer.citations == []
+
+
 def test_model_saying_not_covered_becomes_a_handoff(demo_data_dir: Path, embedder) -> None:
     answer = _agent(demo_data_dir, embedder, "NOT_COVERED").ask(QUESTION)
     assert answer.refused and answer.citations == []
