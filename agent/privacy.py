@@ -47,16 +47,7 @@ class DataSubjects:
     # consent ------------------------------------------------------------------------------------
     def consent_to_store(self) -> str:
         """A customer chose "chat and keep my conversation": a new reference code for them."""
-        reference = new_reference_code()
-        subject = self.store.open_subject(reference, self._settings.notice_version)
-        self.audit.record(
-            "consent_given",
-            "customer",
-            choice="store",
-            subject=pseudonym(subject),
-            notice_version=self._settings.notice_version,
-        )
-        return reference
+        return self._new_subject(choice="store")
 
     def consent_without_storing(self) -> None:
         """A customer chose "chat without storing anything": recorded without any subject."""
@@ -92,15 +83,7 @@ class DataSubjects:
         """Hand a conversation to a human: (ticket number, reference code). A customer who chose not to
         store anything gets a reference code now: leaving a contact is their consent to keep this ticket."""
         if reference is None:
-            reference = new_reference_code()
-            subject = self.store.open_subject(reference, self._settings.notice_version)
-            self.audit.record(
-                "consent_given",
-                "customer",
-                choice="handoff",
-                subject=pseudonym(subject),
-                notice_version=self._settings.notice_version,
-            )
+            reference = self._new_subject(choice="handoff")
         ticket = self.store.add_ticket(reference, transcript, contact)
         self.audit.record(
             "handoff_created", "customer", ticket=ticket, subject=pseudonym(self.store.subject_id(reference))
@@ -177,6 +160,19 @@ class DataSubjects:
         return summary
 
     # internals ----------------------------------------------------------------------------------
+    def _new_subject(self, choice: str) -> str:
+        """A new reference code whose subject records the consent (time, notice version, audit entry)."""
+        reference = new_reference_code()
+        subject = self.store.open_subject(reference, self._settings.notice_version)
+        self.audit.record(
+            "consent_given",
+            "customer",
+            choice=choice,
+            subject=pseudonym(subject),
+            notice_version=self._settings.notice_version,
+        )
+        return reference
+
     def _erase_subject(self, subject: str, actor: str, event: str) -> dict[str, Any]:
         deletion = self.store.erase(subject)
         copies = self._download_copies(pseudonym(subject))

@@ -21,6 +21,7 @@ from agent.privacy import DataSubjects, open_data_subjects
 from agent.settings import Settings
 from agent.staff import ROLE_ACTIONS, ROLES, StaffDirectory
 from agent.wiring import build_agent
+from tests.browser import chromium_page, screenshot
 from tests.conftest import KNOWLEDGE_DIR, make_settings
 from ui.app import BackgroundServer, create_app
 
@@ -272,30 +273,18 @@ def test_cli_users(site: Site, capsys: pytest.CaptureFixture[str], monkeypatch: 
 
 
 def test_console_page_in_headless_chromium(site: Site) -> None:
-    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
-    from tests.test_ui import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
-
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} missing: `make browser` installs Debian's chromium")
     requests: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.on("request", lambda request: requests.append(request.url))
-            page.goto(site.url + "admin/")
-            page.locator("#username").fill("support-lead")
-            page.locator("#password").fill(PASSWORD)
-            page.locator("#login").click()
-            page.get_by_text("Logged in as").wait_for(timeout=60_000)
-            assert page.get_by_role("tab", name="Knowledge", exact=True).is_visible()
-            assert not page.get_by_role("tab", name="Users").is_visible()  # not this role's
-            page.get_by_role("button", name="Refresh").click()
-            page.get_by_text("by_collection").wait_for(timeout=60_000)
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "console-page.png"), full_page=True)
-        finally:
-            browser.close()
+    with chromium_page(requests) as page:
+        page.goto(site.url + "admin/")
+        page.locator("#username").fill("support-lead")
+        page.locator("#password").fill(PASSWORD)
+        page.locator("#login").click()
+        page.get_by_text("Logged in as").wait_for(timeout=60_000)
+        assert page.get_by_role("tab", name="Knowledge", exact=True).is_visible()
+        assert not page.get_by_role("tab", name="Users").is_visible()  # not this role's
+        page.get_by_role("button", name="Refresh").click()
+        page.get_by_text("by_collection").wait_for(timeout=60_000)
+        screenshot(page, "console-page.png")
     assert all(url.startswith((site.url.rstrip("/"), "data:", "blob:")) for url in requests)
 
 

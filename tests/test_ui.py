@@ -12,23 +12,10 @@ import httpx
 import pytest
 
 from agent.wiring import build_agent
+from tests.browser import chromium_page, screenshot
 from tests.conftest import make_settings
 from ui.app import BackgroundServer, create_app
 from ui.security import SECURITY_HEADERS
-
-CHROMIUM = "/usr/bin/chromium"  # Debian's package; Playwright's own browser download is not used
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    # the browser's own calls to Google go nowhere; the page's requests are what the test judges
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
-]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
@@ -101,31 +88,21 @@ def test_chat_logs_carry_no_message_text(chat_url: str, caplog: pytest.LogCaptur
 
 
 def test_page_in_headless_chromium_answers_and_only_talks_to_its_own_origin(chat_url: str) -> None:
-    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} missing: `make browser` installs Debian's chromium")
     requests: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(locale="de-DE")
-            page.on("request", lambda request: requests.append(request.url))
-            page.goto(chat_url)
-            page.locator("#consent-none").wait_for(timeout=60_000)
-            notice = page.locator("#ai-notice").inner_text()
-            assert "KI" in notice and "AI" in notice  # the AI and privacy notice come before any chat
-            assert not page.locator("#question textarea").is_visible()
-            page.locator("#consent-none").click()
-            page.locator("#question textarea").wait_for(timeout=60_000)
-            page.locator("#question textarea").fill("How long do I have to return an item?")
-            page.locator("#send").click()
-            page.locator("#chat").get_by_text("Source:").wait_for(timeout=240_000)
-            link = page.locator("#chat a", has_text="Returning an item").first
-            assert link.get_attribute("href") == "https://help.nordlicht-shop.example/en/returns"
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "chat-page.png"), full_page=True)
-        finally:
-            browser.close()
+    with chromium_page(requests, locale="de-DE") as page:
+        page.goto(chat_url)
+        page.locator("#consent-none").wait_for(timeout=60_000)
+        notice = page.locator("#ai-notice").inner_text()
+        assert "KI" in notice and "AI" in notice  # the AI and privacy notice come before any chat
+        assert not page.locator("#question textarea").is_visible()
+        page.locator("#consent-none").click()
+        page.locator("#question textarea").wait_for(timeout=60_000)
+        page.locator("#question textarea").fill("How long do I have to return an item?")
+        page.locator("#send").click()
+        page.locator("#chat").get_by_text("Source:").wait_for(timeout=240_000)
+        link = page.locator("#chat a", has_text="Returning an item").first
+        assert link.get_attribute("href") == "https://help.nordlicht-shop.example/en/returns"
+        screenshot(page, "chat-page.png")
     origin = chat_url.rstrip("/")
     hosts = sorted({urlsplit(url).netloc or urlsplit(url).scheme for url in requests})
     print(f"\npage: {len(requests)} requests, hosts contacted: {hosts}")

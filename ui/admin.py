@@ -475,7 +475,11 @@ def session_token(request: gr.Request | Any | None) -> str | None:
     cookies = getattr(request, "cookies", None)
     if cookies:
         return cookies.get(SESSION_COOKIE)
-    header = (getattr(request, "headers", None) or {}).get("cookie", "")
+    return token_from_cookie_header((getattr(request, "headers", None) or {}).get("cookie", ""))
+
+
+def token_from_cookie_header(header: str) -> str | None:
+    """The staff session token in a raw Cookie header."""
     jar = SimpleCookie()
     jar.load(header)
     return jar[SESSION_COOKIE].value if SESSION_COOKIE in jar else None
@@ -543,7 +547,7 @@ class AdminGate:
             and scope["method"] == "GET"
         ):
             headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
-            if self.staff.session(session_token(_HeaderCarrier(headers))) is None:
+            if self.staff.session(token_from_cookie_header(headers.get("cookie", ""))) is None:
                 await send(
                     {
                         "type": "http.response.start",
@@ -554,12 +558,6 @@ class AdminGate:
                 await send({"type": "http.response.body", "body": b""})
                 return
         await self.app(scope, receive, send)
-
-
-class _HeaderCarrier:
-    def __init__(self, headers: dict[str, str]) -> None:
-        self.headers = headers
-        self.cookies = None
 
 
 def _login_page(error: str) -> str:
