@@ -8,10 +8,10 @@ import logging
 import sys
 from pathlib import Path
 
-from agent.audit import AuditLog
-from agent.egress import install_egress_guard
+from agent.privacy.audit import AuditLog
+from agent.runtime.egress import install_egress_guard
 from agent.errors import AgentError, ConfigError
-from agent.privacy_env import use_temp_dir
+from agent.runtime.process import use_temp_dir
 from agent.settings import Settings, load_settings
 
 
@@ -46,7 +46,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    from agent.models import fetch, load_manifest, verify
+    from agent.runtime.models import fetch, load_manifest, verify
 
     settings = _settings(args)
     for spec in load_manifest(settings.models_dir):
@@ -65,8 +65,8 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
-    from agent.index import sync_index
-    from agent.knowledge import load_knowledge
+    from agent.knowledge.index import sync_index
+    from agent.knowledge.articles import load_knowledge
     from agent.wiring import build_embedder, open_store
 
     settings = _settings(args)
@@ -105,7 +105,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    from agent.simulate import load_questions, run_simulation
+    from agent.evaluation.simulate import load_questions, run_simulation
     from agent.wiring import build_simulation
 
     questions = load_questions(args.questions)
@@ -119,8 +119,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _cmd_privacy(args: argparse.Namespace) -> int:
-    from agent.privacy import open_data_subjects
-    from agent.records import processing_record
+    from agent.privacy.subjects import open_data_subjects
+    from agent.privacy.records import processing_record
 
     settings = _settings(args)
     if args.action == "record":
@@ -169,8 +169,8 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 def _cmd_users(args: argparse.Namespace) -> int:
     import getpass
 
-    from agent.privacy import open_data_subjects
-    from agent.staff import StaffDirectory
+    from agent.privacy.subjects import open_data_subjects
+    from agent.staff.accounts import StaffDirectory
 
     settings = _settings(args)
     subjects = open_data_subjects(settings)

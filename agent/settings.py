@@ -13,9 +13,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from agent.endpoints import check_endpoint, parse_endpoint
+from agent.runtime.endpoints import check_endpoint, parse_endpoint
 from agent.errors import ConfigError
-from agent.redaction import REDACTION_TYPES
+from agent.privacy.redaction import REDACTION_TYPES
 
 ENV_PREFIX = "SUPPORT_AGENT_"
 CONFIG_FILE_ENV = "SUPPORT_AGENT_CONFIG"

@@ -5,17 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agent.assistant import AgentPolicy, SupportAgent
-from agent.embeddings import Embedder, load_embedder
+from agent.answering.assistant import AgentPolicy, SupportAgent
+from agent.knowledge.embeddings import Embedder, load_embedder
 from agent.errors import ConfigError
-from agent.generation import GenerationOptions, Generator, LlamaCppGenerator
-from agent.guard import GroundingGuard
-from agent.index import open_client, open_collection, sync_index
-from agent.inference_pool import InferencePool
-from agent.knowledge import KnowledgeBase, load_knowledge
-from agent.models import resolve
-from agent.redaction import Redactor
-from agent.retrieval import Retriever, Scope
+from agent.answering.generation import GenerationOptions, Generator, LlamaCppGenerator
+from agent.answering.guard import GroundingGuard
+from agent.knowledge.index import open_client, open_collection, sync_index
+from agent.answering.inference_pool import InferencePool
+from agent.knowledge.articles import KnowledgeBase, load_knowledge
+from agent.runtime.models import resolve
+from agent.privacy.redaction import Redactor
+from agent.knowledge.retrieval import Retriever, Scope
 from agent.settings import Settings
 
 

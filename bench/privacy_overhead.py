@@ -16,9 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import agent  # noqa: F401  (offline switches first)
-from agent.conversations import ConversationStore, sqlite_url
-from agent.crypto import Keyring, new_reference_code
-from agent.redaction import Redactor
+from agent.privacy.store import ConversationStore, sqlite_url
+from agent.privacy.crypto import Keyring, new_reference_code
+from agent.privacy.redaction import Redactor
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "data" / "redaction_corpus.jsonl"
 OUT = Path(__file__).resolve().parent / "out" / "privacy.json"

@@ -10,10 +10,10 @@ import json
 from pathlib import Path
 
 import agent  # noqa: F401  (offline switches first)
-from agent.knowledge import load_knowledge
-from agent.naive import NaivePipeline
+from agent.knowledge.articles import load_knowledge
+from naive import NaivePipeline
 from agent.settings import load_settings
-from agent.simulate import load_questions, run_simulation
+from agent.evaluation.simulate import load_questions, run_simulation
 from agent.wiring import build_embedder, build_generator, build_simulation
 
 ROWS = [

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 import agent  # noqa: F401  (applies the offline/telemetry switches before any ML library loads)
-from agent.embeddings import SentenceTransformerEmbedder
-from agent.index import sync_index
-from agent.knowledge import load_knowledge
+from agent.knowledge.embeddings import SentenceTransformerEmbedder
+from agent.knowledge.index import sync_index
+from agent.knowledge.articles import load_knowledge
 from agent.settings import Settings
 from agent.wiring import build_embedder
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from agent.assistant import SupportAgent
+from agent.answering.assistant import SupportAgent
 from agent.errors import MessageError
-from agent.generation import Generator, Message
-from agent.guard import GroundingGuard
-from agent.knowledge import load_knowledge
+from agent.answering.generation import Generator, Message
+from agent.answering.guard import GroundingGuard
+from agent.knowledge.articles import load_knowledge
 from agent.wiring import agent_policy, build_generator, build_retriever
 from tests.conftest import KNOWLEDGE_DIR, make_settings
 
@@ -103,7 +103,7 @@ def test_internal_and_draft_articles_never_reach_customers(
 ) -> None:
     agent, generator = recorded
     # The hidden article is in the index and is the best match when nothing filters …
-    from agent.index import open_client, open_collection
+    from agent.knowledge.index import open_client, open_collection
 
     collection = open_collection(open_client(demo_data_dir / "index"), embedder.name, create=False)
     raw = collection.query(query_embeddings=[embedder.embed_query(question)], n_results=1)

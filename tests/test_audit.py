@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.audit import AuditLog
+from agent.privacy.audit import AuditLog
 from agent.cli import main
 
 

@@ -17,9 +17,9 @@ import httpx
 import pytest
 
 from agent.cli import main
-from agent.privacy import DataSubjects, open_data_subjects
+from agent.privacy.subjects import DataSubjects, open_data_subjects
 from agent.settings import Settings
-from agent.staff import ROLE_ACTIONS, ROLES, StaffDirectory
+from agent.staff.accounts import ROLE_ACTIONS, ROLES, StaffDirectory
 from agent.wiring import build_agent
 from tests.browser import chromium_page, screenshot
 from tests.conftest import KNOWLEDGE_DIR, make_settings

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from agent.conversations import ConversationStore, UnknownSubject, sqlite_url
-from agent.crypto import Keyring, load_master_key, new_reference_code, normalise_reference_code
+from agent.privacy.store import ConversationStore, UnknownSubject, sqlite_url
+from agent.privacy.crypto import Keyring, load_master_key, new_reference_code, normalise_reference_code
 from agent.errors import AgentError, ConfigError
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.assistant import SupportAgent
+from agent.answering.assistant import SupportAgent
 from agent.settings import Settings
 from agent.wiring import build_agent
 from tests.conftest import make_settings

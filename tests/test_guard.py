@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.assistant import SupportAgent
-from agent.generation import Message
-from agent.guard import GroundingGuard, complete_sentences, split_sentences, unsupported_facts
-from agent.retrieval import Source
+from agent.answering.assistant import SupportAgent
+from agent.answering.generation import Message
+from agent.answering.guard import GroundingGuard, complete_sentences, split_sentences, unsupported_facts
+from agent.knowledge.retrieval import Source
 from agent.wiring import agent_policy, build_retriever
 from tests.conftest import make_settings
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.embeddings import SentenceTransformerEmbedder
-from agent.index import open_client, open_collection, read_state, sync_index
-from agent.knowledge import load_knowledge
+from agent.knowledge.embeddings import SentenceTransformerEmbedder
+from agent.knowledge.index import open_client, open_collection, read_state, sync_index
+from agent.knowledge.articles import load_knowledge
 from tests.conftest import write_article
 
 

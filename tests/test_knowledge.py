@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from agent.errors import KnowledgeError
-from agent.knowledge import load_knowledge
+from agent.knowledge.articles import load_knowledge
 from tests.conftest import KNOWLEDGE_DIR, write_article
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from agent.errors import ModelError
-from agent.models import load_manifest, resolve, sha256_of, verify
+from agent.runtime.models import load_manifest, resolve, sha256_of, verify
 from tests.conftest import MODELS_DIR, SMALL_CHAT_MODEL
 
 

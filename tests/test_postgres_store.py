@@ -11,10 +11,10 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from agent.conversations import ConversationStore, UnknownSubject
-from agent.crypto import Keyring, new_reference_code
+from agent.privacy.store import ConversationStore, UnknownSubject
+from agent.privacy.crypto import Keyring, new_reference_code
 from agent.errors import ConfigError
-from agent.privacy import open_data_subjects
+from agent.privacy.subjects import open_data_subjects
 from agent.settings import load_settings
 from agent.wiring import build_agent
 from tests.conftest import make_settings

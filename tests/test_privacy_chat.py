@@ -18,11 +18,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agent.assistant import SupportAgent
-from agent.audit import AuditLog
+from agent.answering.assistant import SupportAgent
+from agent.privacy.audit import AuditLog
 from agent.cli import main
-from agent.crypto import new_reference_code
-from agent.privacy import DataSubjects, open_data_subjects
+from agent.privacy.crypto import new_reference_code
+from agent.privacy.subjects import DataSubjects, open_data_subjects
 from agent.settings import Settings
 from agent.wiring import build_agent
 from tests.conftest import make_settings
@@ -260,7 +260,7 @@ def test_server_purges_expired_conversations_on_a_schedule(tmp_path: Path) -> No
 
 
 def test_configuration_changes_are_audited_by_name(tmp_path: Path) -> None:
-    from agent.config_audit import record_configuration
+    from agent.privacy.config_audit import record_configuration
 
     audit = AuditLog(tmp_path / "audit.jsonl")
     settings = make_settings(tmp_path, master_key="A" * 43 + "=")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.redaction import REDACTION_TYPES, Redactor
+from agent.privacy.redaction import REDACTION_TYPES, Redactor
 from agent.settings import Settings
 
 CORPUS = [json.loads(line) for line in (Path(__file__).parent / "data" / "redaction_corpus.jsonl").open()]

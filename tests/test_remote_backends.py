@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from agent.errors import ModelError
-from agent.generation import GenerationOptions
-from agent.inference_pool import InferencePool
-from agent.models import resolve
+from agent.answering.generation import GenerationOptions
+from agent.answering.inference_pool import InferencePool
+from agent.runtime.models import resolve
 from tests.conftest import MODELS_DIR, SMALL_CHAT_MODEL
 
 CHROMA = Path(sys.executable).with_name("chroma")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.lexical import LexicalIndex, tokenize
-from agent.retrieval import Scope
+from agent.knowledge.lexical import LexicalIndex, tokenize
+from agent.knowledge.retrieval import Scope
 from agent.wiring import build_retriever
 from tests.conftest import make_settings
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.simulate import SimulationError, load_questions
+from agent.evaluation.simulate import SimulationError, load_questions
 from tests.conftest import KNOWLEDGE_DIR, MODELS_DIR, SMALL_CHAT_MODEL
 
 QUESTIONS = [

@@ -16,13 +16,13 @@ import pandas as pd
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from agent.assistant import SupportAgent
-from agent.console import group_gaps, knowledge_status, list_runs, new_run_dir, remove_old_runs, run_overview
-from agent.endpoints import without_password
+from agent.answering.assistant import SupportAgent
+from agent.staff.console import group_gaps, knowledge_status, list_runs, new_run_dir, remove_old_runs, run_overview
+from agent.runtime.endpoints import without_password
 from agent.errors import AgentError
-from agent.privacy import DataSubjects, pseudonym
+from agent.privacy.subjects import DataSubjects, pseudonym
 from agent.settings import Settings
-from agent.staff import ROLE_ACTIONS, ROLES, LoginRefused, StaffDirectory, StaffSession
+from agent.staff.accounts import ROLE_ACTIONS, ROLES, LoginRefused, StaffDirectory, StaffSession
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +85,8 @@ class Console:
     def reindex(self, request: gr.Request, progress: gr.Progress = _PROGRESS) -> str:
         """Bring the index up to date with the knowledge folder, then refresh the live retriever."""
         session = self.require("reindex", request)
-        from agent.index import sync_index
-        from agent.knowledge import load_knowledge
+        from agent.knowledge.index import sync_index
+        from agent.knowledge.articles import load_knowledge
         from agent.wiring import open_store
 
         progress(0, desc="Reading articles")
@@ -137,7 +137,7 @@ class Console:
     ) -> tuple[str, pd.DataFrame, Any, Any]:
         """Replay uploaded tickets (CSV or JSONL) against the live or a draft knowledge folder."""
         session = self.require("simulate", request)
-        from agent.simulate import load_questions, run_simulation
+        from agent.evaluation.simulate import load_questions, run_simulation
         from agent.wiring import build_simulation
 
         if not upload:

@@ -6,11 +6,11 @@ import logging
 import threading
 from typing import Any
 
-from agent.assistant import SupportAgent
-from agent.config_audit import record_configuration
-from agent.privacy import DataSubjects, open_data_subjects
-from agent.privacy_env import use_temp_dir
-from agent.records import privacy_page_html
+from agent.answering.assistant import SupportAgent
+from agent.privacy.config_audit import record_configuration
+from agent.privacy.subjects import DataSubjects, open_data_subjects
+from agent.runtime.process import use_temp_dir
+from agent.privacy.records import privacy_page_html
 from agent.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ def create_app(agent: SupportAgent, settings: Settings, subjects: DataSubjects |
     from fastapi import FastAPI
     from fastapi.responses import HTMLResponse
 
-    from agent.staff import StaffDirectory
+    from agent.staff.accounts import StaffDirectory
     from ui.admin import ADMIN_PATH, AdminGate, Console, add_login_routes, build_console, session_token
     from ui.chat import build_chat
     from ui.security import SecurityHeaders

@@ -9,12 +9,12 @@ from typing import Any
 
 import gradio as gr
 
-from agent.assistant import Answer, Citation, SupportAgent
-from agent.crypto import normalise_reference_code
+from agent.answering.assistant import Answer, Citation, SupportAgent
+from agent.privacy.crypto import normalise_reference_code
 from agent.errors import AgentError, MessageError
-from agent.handoff import notify_helpdesk
-from agent.language import detect_language
-from agent.privacy import DataSubjects
+from agent.staff.helpdesk import notify_helpdesk
+from agent.answering.language import detect_language
+from agent.privacy.subjects import DataSubjects
 from agent.settings import Settings
 
 log = logging.getLogger(__name__)

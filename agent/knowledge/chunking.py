@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
 
-from agent.knowledge import Article
+from agent.knowledge.articles import Article
 
 _HEADINGS = [("#", "h1"), ("##", "h2"), ("###", "h3")]
 

@@ -13,10 +13,10 @@ from typing import Any, Protocol
 
 from tqdm import tqdm
 
-from agent.assistant import Answer
+from agent.answering.assistant import Answer
 from agent.errors import AgentError, MessageError
-from agent.guard import unsupported_facts
-from agent.knowledge import KnowledgeBase
+from agent.answering.guard import unsupported_facts
+from agent.knowledge.articles import KnowledgeBase
 
 
 class SimulationError(AgentError):
@@ -112,7 +112,7 @@ def run_simulation(
             out.write(json.dumps(result, ensure_ascii=False) + "\n")
     summary = summarize(results, label=label, retrieval_only=retrieval_only)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
-    from agent.report import render_report
+    from agent.evaluation.report import render_report
 
     (out_dir / "report.html").write_text(render_report(summary, results), encoding="utf-8")
     return summary

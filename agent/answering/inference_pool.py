@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from agent.errors import ModelError
-from agent.generation import STOP, GenerationOptions, Message
+from agent.answering.generation import STOP, GenerationOptions, Message
 
 log = logging.getLogger(__name__)
 

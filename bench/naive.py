@@ -14,12 +14,12 @@ from pathlib import Path
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from agent.assistant import Answer, Citation
-from agent.embeddings import Embedder
-from agent.generation import Generator
-from agent.index import open_client
-from agent.knowledge import KnowledgeBase
-from agent.language import detect_language
+from agent.answering.assistant import Answer, Citation
+from agent.knowledge.embeddings import Embedder
+from agent.answering.generation import Generator
+from agent.knowledge.index import open_client
+from agent.knowledge.articles import KnowledgeBase
+from agent.answering.language import detect_language
 
 PROMPT = (
     "Use the following pieces of context to answer the question at the end. If you don't know the "

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Protocol
 
 from agent.errors import ModelError
-from agent.retrieval import Source
+from agent.knowledge.retrieval import Source
 
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": "..."}
 

@@ -13,7 +13,7 @@ import sys
 import threading
 from typing import Any
 
-from agent.endpoints import is_loopback
+from agent.runtime.endpoints import is_loopback
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import logging
 
 import httpx
 
-from agent.privacy import DataSubjects
+from agent.privacy.subjects import DataSubjects
 from agent.settings import Settings
 
 log = logging.getLogger(__name__)

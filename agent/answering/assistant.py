@@ -7,11 +7,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from agent.errors import MessageError
-from agent.generation import NOT_COVERED, Generator, build_messages
-from agent.guard import GroundingGuard, Verdict, complete_sentences
-from agent.language import detect_language
-from agent.redaction import Redactor
-from agent.retrieval import Retriever, Source
+from agent.answering.generation import NOT_COVERED, Generator, build_messages
+from agent.answering.guard import GroundingGuard, Verdict, complete_sentences
+from agent.answering.language import detect_language
+from agent.privacy.redaction import Redactor
+from agent.knowledge.retrieval import Retriever, Source
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.engine import Connection, Engine
 
-from agent.crypto import DecryptionError, Keyring, open_sealed, seal
+from agent.privacy.crypto import DecryptionError, Keyring, open_sealed, seal
 from agent.errors import AgentError
 
 _DATA = sa.MetaData()

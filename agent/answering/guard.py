@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from agent.embeddings import Embedder
-from agent.lexical import tokenize
-from agent.retrieval import Source
+from agent.knowledge.embeddings import Embedder
+from agent.knowledge.lexical import tokenize
+from agent.knowledge.retrieval import Source
 
 _ABBREVIATIONS = re.compile(
     r"\b(z|u|d|e|i|a|b|h|g|bzw|ca|inkl|zzgl|ggf|Nr|Mo|Fr|Sa|So|Tel|max|min|evtl|vgl)\.\s", re.I

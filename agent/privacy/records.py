@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from agent.endpoints import parse_endpoint, without_password
+from agent.runtime.endpoints import parse_endpoint, without_password
 from agent.settings import Settings
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from agent.audit import AuditLog
+from agent.privacy.audit import AuditLog
 from agent.settings import Settings
 
 _SECRET_FIELDS = {"master_key"}

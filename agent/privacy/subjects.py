@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agent.audit import AuditLog
-from agent.conversations import ConversationStore, UnknownSubject, sqlite_url
-from agent.crypto import Keyring, load_master_key, new_reference_code, normalise_reference_code
+from agent.privacy.audit import AuditLog
+from agent.privacy.store import ConversationStore, UnknownSubject, sqlite_url
+from agent.privacy.crypto import Keyring, load_master_key, new_reference_code, normalise_reference_code
 from agent.errors import AgentError
 from agent.settings import Settings
 

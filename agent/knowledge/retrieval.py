@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.embeddings import Embedder
-from agent.lexical import LexicalIndex
+from agent.knowledge.embeddings import Embedder
+from agent.knowledge.lexical import LexicalIndex
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Replaying questions against a knowledge folder (simulate) and the report it writes."""

@@ -1,0 +1,1 @@
+"""Staff: accounts, roles and sessions of the console, the audited staff actions (reindex, user changes) shared by the CLI and the console, the console's knowledge/gaps/simulation figures, and the helpdesk webhook."""
