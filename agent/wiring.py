@@ -1,7 +1,9 @@
-"""build_agent(settings): the only place concrete classes are created and connected."""
+"""The only place concrete classes are created and connected: `build_services(settings)` for entry points."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,10 @@ from agent.knowledge.articles import KnowledgeBase, load_knowledge
 from agent.runtime.models import resolve
 from agent.privacy.redaction import Redactor
 from agent.knowledge.retrieval import Retriever, Scope
+from agent.privacy.audit import AuditLog
+from agent.privacy.subjects import DataSubjects, open_data_subjects
 from agent.settings import Settings
+from agent.staff.accounts import StaffDirectory
 
 
 def build_embedder(settings: Settings) -> Embedder:
@@ -114,3 +119,47 @@ def build_simulation(
         sim = sim.model_copy(update={"vector_store_url": None})
     sync_index(kb, embedder, sim.index_dir, chunk_size=sim.chunk_size)
     return build_agent(sim, embedder), kb
+
+
+@dataclass
+class Services:
+    """Everything an entry point (CLI command, server, test) needs, built from one Settings.
+
+    The stores are opened at once (cheap); the agent (models, index) is built on first use, so
+    `users list` or `audit verify` never load a model.
+    """
+
+    settings: Settings
+    subjects: DataSubjects
+    staff: StaffDirectory
+    embedder: Embedder | None = field(default=None, repr=False)
+
+    @property
+    def audit(self) -> AuditLog:
+        """The hash-chained audit trail."""
+        return self.subjects.audit
+
+    @cached_property
+    def agent(self) -> SupportAgent:
+        """The answering agent (loads the models and opens the index on first use)."""
+        return build_agent(self.settings, self.embedder)
+
+    def forget_model_memory(self) -> None:
+        """Clear the in-process model's memory of past prompts, if a model was loaded (erasure)."""
+        if "agent" in self.__dict__:
+            self.agent.forget()
+
+
+def build_services(settings: Settings, *, embedder: Embedder | None = None) -> Services:
+    """The services of one process for these settings."""
+    holder: list[Services] = []
+    subjects = open_data_subjects(settings, forget_caches=lambda: holder[0].forget_model_memory())
+    staff = StaffDirectory(
+        subjects.store.engine,
+        max_failed_logins=settings.max_failed_logins,
+        lockout_minutes=settings.lockout_minutes,
+        session_minutes=settings.staff_session_minutes,
+    )
+    services = Services(settings, subjects, staff, embedder)
+    holder.append(services)
+    return services
