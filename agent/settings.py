@@ -13,9 +13,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from agent.runtime.endpoints import check_endpoint, parse_endpoint
 from agent.errors import ConfigError
 from agent.privacy.redaction import REDACTION_TYPES
+from agent.runtime.endpoints import check_endpoint, parse_endpoint
 
 ENV_PREFIX = "SUPPORT_AGENT_"
 CONFIG_FILE_ENV = "SUPPORT_AGENT_CONFIG"
@@ -88,6 +88,33 @@ class Settings(BaseSettings):
         default_factory=lambda: os.cpu_count() or 2, ge=1, le=256, description="CPU threads for the model."
     )
     history_turns: int = Field(3, ge=0, le=20, description="Earlier question/answer pairs the model sees.")
+    source_margin: float = Field(
+        0.02,
+        ge=0.0,
+        le=1.0,
+        description="A second or further article joins the prompt only when its relevance is within this "
+        "of the best article's (each article costs the model seconds of reading).",
+    )
+    prompt_cache_mb: int = Field(
+        1024,
+        ge=0,
+        le=65536,
+        description="Memory for kept model states of rules + articles (no customer text), so a known "
+        "article is not read again. 0 = off.",
+    )
+    prompt_cache_disk_mb: int = Field(
+        4096,
+        ge=0,
+        le=1_000_000,
+        description="Disk space in data_dir/prompt-cache for those states, so they survive a restart. "
+        "0 = memory only.",
+    )
+    max_waiting_customers: int = Field(
+        10,
+        ge=0,
+        le=1000,
+        description="Customers who may wait for the model at once; the next one is told it is busy.",
+    )
     max_message_chars: int = Field(1500, ge=50, le=20000, description="Longest customer message accepted.")
 
     # Remote services (optional; default: everything in this process). Declare before use: see
@@ -242,6 +269,17 @@ class Settings(BaseSettings):
         "hilft Ihnen gern: support@nordlicht-shop.example oder +49 30 1234 5678 (Mo–Fr 9–18 Uhr).",
         description="Answer when the help center does not cover a question (German).",
     )
+    busy_en: str = Field(
+        "Sorry, a lot of customers are asking right now. Please try again in a minute – or talk to a "
+        "human: write to support@nordlicht-shop.example or call +49 30 1234 5678 (Mon–Fri 9:00–18:00).",
+        description="Answer when too many customers wait for the model (English).",
+    )
+    busy_de: str = Field(
+        "Entschuldigung, gerade fragen sehr viele Kunden gleichzeitig. Bitte versuchen Sie es in einer "
+        "Minute noch einmal – oder sprechen Sie mit einem Menschen: support@nordlicht-shop.example oder "
+        "+49 30 1234 5678 (Mo–Fr 9–18 Uhr).",
+        description="Answer when too many customers wait for the model (German).",
+    )
 
     @field_validator("scope_collections", "scope_languages", "allowed_jurisdictions")
     @classmethod
@@ -327,6 +365,11 @@ class Settings(BaseSettings):
     def index_dir(self) -> Path:
         """Folder of the persistent Chroma store."""
         return self.data_dir / "index"
+
+    @property
+    def prompt_cache_dir(self) -> Path:
+        """Kept model states of customer-free prompt prefixes."""
+        return self.data_dir / "prompt-cache"
 
     @property
     def temp_dir(self) -> Path:

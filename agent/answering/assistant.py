@@ -6,12 +6,13 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
-from agent.errors import MessageError
 from agent.answering.generation import NOT_COVERED, Generator, build_messages
 from agent.answering.guard import GroundingGuard, Verdict, complete_sentences
-from agent.answering.language import detect_language
-from agent.privacy.redaction import Redactor
+from agent.answering.language import detect_language, needs_topic
+from agent.answering.turnstile import Busy, Turnstile
+from agent.errors import MessageError
 from agent.knowledge.retrieval import Retriever, Source
+from agent.privacy.redaction import Redactor
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,9 @@ class Answer:
     extractive: bool = False  # nothing the model wrote was supported: a quoted passage instead
     redacted: dict[str, int] = field(default_factory=dict)  # personal data removed from the question
     follow_up: bool = False  # the topic came from the previous question, not from this one
+    reading: list[Citation] = field(default_factory=list)  # the articles the model is reading now
+    queued: int = 0  # customers ahead of this one at the model (while waiting)
+    busy: bool = False  # not answered: too many customers were waiting
 
     def as_dict(self) -> dict[str, object]:
         """The JSON shape of `support-agent ask --json`."""
@@ -63,18 +67,33 @@ class AgentPolicy:
     handoff: dict[str, str]
     min_relevance_to_quote: float = 0.0
     redactor: Redactor | None = None  # personal data is removed before retrieval, model and reports
+    # A further article joins the prompt only when its relevance is this close to the best one's:
+    # every article costs the model seconds of reading.
+    source_margin: float = 1.0
+    busy: dict[str, str] = field(default_factory=dict)  # the "too many customers" text per language
 
 
 class SupportAgent:
     """Answers a customer's question from the help center, or honestly hands off to a human."""
 
     def __init__(
-        self, retriever: Retriever, generator: Generator, policy: AgentPolicy, guard: GroundingGuard
+        self,
+        retriever: Retriever,
+        generator: Generator,
+        policy: AgentPolicy,
+        guard: GroundingGuard,
+        turnstile: Turnstile | None = None,
     ) -> None:
         self._retriever = retriever
         self._generator = generator
         self._policy = policy
         self._guard = guard
+        self._turnstile = turnstile or Turnstile(slots=1, max_waiting=1_000_000)
+
+    @property
+    def generator(self) -> Generator:
+        """The inference backend (benchmarks read its statistics)."""
+        return self._generator
 
     @property
     def retriever(self) -> Retriever:
@@ -105,6 +124,8 @@ class SupportAgent:
             return
 
         language = base.language
+        base = replace(base, reading=[_citation(s) for s in sources])
+        yield base  # the customer sees at once which articles the answer will come from
         recent = list(history)[-self._policy.history_turns :] if self._policy.history_turns else []
         messages = build_messages(base.question, sources, language, recent, self._policy.company)
         kept: list[Verdict] = []
@@ -112,26 +133,37 @@ class SupportAgent:
         abstained = False
         first_at: float | None = None
         buffer = ""
-        pieces = self._generator.stream(messages)
         looping = False
         try:
-            for piece in pieces:
-                buffer += piece
-                sentences, buffer = complete_sentences(buffer)
-                for sentence in sentences:
-                    if _repeats(sentence, kept, removed):
-                        looping = True  # a small model repeating itself: nothing new will come
-                        break
-                    abstained |= self._judge(sentence, sources, base.question, kept, removed)
-                if sentences and kept:
-                    first_at = first_at or time.perf_counter()
-                    yield replace(base, text=_join(kept), citations=_cited(kept, sources))
-                if looping:
-                    break
-        finally:
-            close = getattr(pieces, "close", None)
-            if close:
-                close()  # stops generation (and frees the model) when we stop early
+            with self._turnstile.turn() as line:
+                for ahead in line:
+                    yield replace(base, queued=ahead)
+                timings["queued_s"] = round(time.perf_counter() - retrieved, 4)
+                pieces = self._generator.stream(messages)
+                try:
+                    for piece in pieces:
+                        buffer += piece
+                        sentences, buffer = complete_sentences(buffer)
+                        for sentence in sentences:
+                            if _repeats(sentence, kept, removed):
+                                looping = True  # a small model repeating itself: nothing new will come
+                                break
+                            abstained |= self._judge(sentence, sources, base.question, kept, removed)
+                        if sentences and kept:
+                            first_at = first_at or time.perf_counter()
+                            yield replace(base, text=_join(kept), citations=_cited(kept, sources))
+                        if looping:
+                            break
+                finally:
+                    close = getattr(pieces, "close", None)
+                    if close:
+                        close()  # stops generation (and frees the model) when we stop early
+                timings.update(_generation_stats(self._generator))
+        except Busy:
+            timings.update(ttft_s=0.0, total_s=round(time.perf_counter() - start, 4))
+            text = self._policy.busy.get(language) or self._policy.busy.get("en") or self._handoff(language)
+            yield replace(base, text=text, refused=True, busy=True, timings=timings, done=True)
+            return
         if buffer.strip() and not looping:
             abstained |= self._judge(buffer.strip(), sources, base.question, kept, removed)
         end = time.perf_counter()
@@ -194,8 +226,9 @@ class SupportAgent:
         ranked = self._retriever.search(question)
         sources = self._covered(ranked)
         follow_up = False
-        if not sources and history:
-            # A short follow-up ("and how long does that take?") gets its topic from the last question.
+        if not sources and history and needs_topic(question):
+            # A short follow-up ("and how long does that take?") gets its topic from the last question;
+            # any other question without a match of its own is not covered (no model call needed).
             ranked = self._retriever.search(f"{history[-1][0]} {question}")
             sources = self._covered(ranked)
             follow_up = bool(sources)
@@ -212,10 +245,26 @@ class SupportAgent:
         )
         if not sources:
             answer = replace(answer, text=self._handoff(language))
-        return answer, sources[: self._policy.max_sources]
+        return answer, self._prompt_sources(sources)
 
     def _covered(self, ranked: list[Source]) -> list[Source]:
         return [s for s in ranked if s.score >= self._policy.min_relevance]
+
+    def _prompt_sources(self, sources: list[Source]) -> list[Source]:
+        """The best source, and the next ones only while they are nearly as relevant."""
+        if not sources:
+            return []
+        best = sources[0].score
+        close = [s for s in sources[1:] if best - s.score <= self._policy.source_margin]
+        return [sources[0], *close][: self._policy.max_sources]
+
+
+def _generation_stats(generator: Generator) -> dict[str, float]:
+    """Prompt tokens read and reused from the prefix cache, when the generator reports them."""
+    last = getattr(generator, "last", None)
+    if last is None:
+        return {}
+    return {"prompt_tokens": float(last.prompt_tokens), "reused_tokens": float(last.reused_tokens)}
 
 
 def _history_language(history: Sequence[tuple[str, str]]) -> str:

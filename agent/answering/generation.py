@@ -1,13 +1,15 @@
-"""Prompt building and streaming generation with llama.cpp (in process)."""
+"""The prompt (rules and help-center text first, customer text last) and streaming generation (llama.cpp)."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+from agent.answering.prefix_cache import PrefixCache, PrefixState
 from agent.errors import ModelError
 from agent.knowledge.retrieval import Source
 
@@ -31,6 +33,19 @@ class GenerationOptions:
     repeat_penalty: float = 1.1
 
 
+class Prompt(list[Message]):
+    """The chat messages of one turn, plus the customer-free blocks the system message starts with.
+
+    `blocks` (rules, then each source) joined are the start of the system message and never hold
+    customer text, so a generator may keep the model state after them and reuse it for the next
+    customer. Everything after them (answer language, history, question) is per turn.
+    """
+
+    def __init__(self, messages: Sequence[Message], blocks: Sequence[str] = ()) -> None:
+        super().__init__(messages)
+        self.blocks = tuple(blocks)
+
+
 class Generator(Protocol):
     """Streams the text of an answer to a chat."""
 
@@ -41,41 +56,68 @@ class Generator(Protocol):
         ...
 
 
+def rules(company: str) -> str:
+    """The answering rules: the same for every customer and language (so they can be cached)."""
+    return (
+        f"You are the customer-support assistant of {company}. Answer the customer's question using "
+        "ONLY the help-center articles below. Do not add facts, numbers, prices, dates or contact "
+        "details that are not in the articles. Customers write casually and use other words than the "
+        "articles: if an article is about the customer's problem, answer from it. Only if no article "
+        f"is about the question at all, reply with exactly {NOT_COVERED} and nothing else. "
+        "Be friendly and short: at most 4 sentences, no headings.\n\nHELP-CENTER ARTICLES:"
+    )
+
+
+def source_block(number: int, source: Source) -> str:
+    """One numbered article with its passages, as the model reads it."""
+    passages = "\n\n".join(source.passages)
+    return f"\n\n[{number}] {source.title}\n{passages}"
+
+
 def build_messages(
     question: str,
     sources: list[Source],
     language: str,
     history: list[tuple[str, str]],
     company: str,
-) -> list[Message]:
-    """The chat prompt: rules, numbered sources, recent history, then the question."""
-    blocks = []
-    for n, source in enumerate(sources, start=1):
-        passages = "\n\n".join(source.passages)
-        blocks.append(f"[{n}] {source.title}\n{passages}")
-    system = (
-        f"You are the customer-support assistant of {company}. Answer the customer's question using "
-        "ONLY the help-center articles below. Do not add facts, numbers, prices, dates or contact "
-        "details that are not in the articles. Customers write casually and use other words than the "
-        "articles: if an article is about the customer's problem, answer from it. Only if no article "
-        f"is about the question at all, reply with exactly {NOT_COVERED} and nothing else. "
-        f"Always answer in {_LANGUAGE_NAMES.get(language, 'English')}. "
-        "Be friendly and short: at most 4 sentences, no headings.\n\n"
-        "HELP-CENTER ARTICLES:\n\n" + "\n\n".join(blocks)
-    )
-    messages: list[Message] = [{"role": "system", "content": system}]
+) -> Prompt:
+    """The chat prompt: rules, numbered sources, then the answer language, recent history, the question."""
+    blocks = [rules(company), *(source_block(n, s) for n, s in enumerate(sources, start=1))]
+    tail = f"\n\nAlways answer in {_LANGUAGE_NAMES.get(language, 'English')}."
+    messages: list[Message] = [{"role": "system", "content": "".join(blocks) + tail}]
     for asked, answered in history:
         messages.append({"role": "user", "content": asked})
         messages.append({"role": "assistant", "content": answered})
     messages.append({"role": "user", "content": question})
-    return messages
+    return Prompt(messages, blocks)
+
+
+@dataclass
+class GenerationStats:
+    """What the last generation cost: prompt tokens read now vs taken from the prefix cache."""
+
+    prompt_tokens: int = 0
+    reused_tokens: int = 0
+    cache: str = ""  # "memory" | "disk" | "context" | "miss" | "off"
+    prefix_s: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class LlamaCppGenerator:
-    """A GGUF model run in this process by llama.cpp, one generation at a time (it is not reentrant)."""
+    """A GGUF model run in this process by llama.cpp, one generation at a time (it is not reentrant).
+
+    The model's state after the customer-free start of a prompt (rules + articles) is kept in a
+    prefix cache, so an answer from a known article reads only the question, not the article again.
+    """
 
     def __init__(
-        self, model_path: Path, *, context_tokens: int, threads: int, options: GenerationOptions
+        self,
+        model_path: Path,
+        *,
+        context_tokens: int,
+        threads: int,
+        options: GenerationOptions,
+        cache: PrefixCache | None = None,
     ) -> None:
         from llama_cpp import Llama
 
@@ -92,27 +134,225 @@ class LlamaCppGenerator:
             raise ModelError(f"llama.cpp could not load {model_path}: {exc}") from exc
         self._options = options
         self._lock = threading.Lock()
+        self._cache = cache
+        self._template = _ChatTemplate.of(self._llm)
+        self._end_tokens = _end_of_turn_tokens(self._llm)
+        self.last = GenerationStats()
+
+    @property
+    def llama(self) -> Any:
+        """The llama-cpp-python model (benchmarks read its raw speed)."""
+        return self._llm
 
     def stream(self, messages: list[Message]) -> Iterator[str]:
         """Yield the answer piece by piece."""
         with self._lock:
-            chunks = self._llm.create_chat_completion(
-                messages=messages,  # type: ignore[arg-type]
+            pieces = self._template.split(messages) if self._template else None
+            if pieces is None or self._cache is None:
+                yield from self._stream_chat(messages)
+                return
+            tokens, boundaries = self._tokens(pieces)
+            started = time.perf_counter()
+            reused, origin = self._prepare_prefix(tokens, boundaries)
+            self.last = GenerationStats(len(tokens), reused, origin, round(time.perf_counter() - started, 4))
+            chunks = self._llm.create_completion(
+                prompt=tokens,
                 stream=True,
                 max_tokens=self._options.max_tokens,
                 temperature=self._options.temperature,
                 repeat_penalty=self._options.repeat_penalty,
                 stop=STOP,
+                stopping_criteria=self._at_end_of_turn,  # type: ignore[arg-type]
             )
             for chunk in chunks:
-                delta = chunk["choices"][0]["delta"].get("content")  # type: ignore[index]
-                if delta:
-                    yield delta
+                text = chunk["choices"][0]["text"]  # type: ignore[index]
+                if text:
+                    yield text
+
+    def _at_end_of_turn(self, tokens: Any, _logits: Any) -> bool:
+        """Raw completions show no special tokens, so the end of the answer is found by token id."""
+        return len(tokens) > 0 and int(tokens[-1]) in self._end_tokens
+
+    def _stream_chat(self, messages: list[Message]) -> Iterator[str]:
+        self.last = GenerationStats(cache="off")
+        chunks = self._llm.create_chat_completion(
+            messages=messages,  # type: ignore[arg-type]
+            stream=True,
+            max_tokens=self._options.max_tokens,
+            temperature=self._options.temperature,
+            repeat_penalty=self._options.repeat_penalty,
+            stop=STOP,
+        )
+        for chunk in chunks:
+            delta = chunk["choices"][0]["delta"].get("content")  # type: ignore[index]
+            if delta:
+                yield delta
+
+    def _tokens(self, pieces: list[tuple[str, bool, bool]]) -> tuple[list[int], list[int]]:
+        """The prompt's tokens and the token counts after which the prompt is still customer-free.
+
+        Template glue is tokenised with special tokens; message contents never are, so a customer who
+        types "<|im_start|>" gets text, not a turn boundary.
+        """
+        tokens: list[int] = []
+        boundaries: list[int] = []
+        for index, (text, is_glue, boundary_after) in enumerate(pieces):
+            if text:
+                tokens += self._llm.tokenize(text.encode(), add_bos=index == 0, special=is_glue)
+            if boundary_after:
+                boundaries.append(len(tokens))
+        return tokens, boundaries
+
+    def _prepare_prefix(self, tokens: list[int], boundaries: list[int]) -> tuple[int, str]:
+        """Make the context hold the longest customer-free prefix (from the context itself, the cache,
+        or by reading it), and cache the states at each boundary read now. (tokens reused, origin)"""
+        assert self._cache is not None
+        held = _common_prefix(self._llm.input_ids[: self._llm.n_tokens], tokens)
+        start = max([b for b in boundaries if b <= held], default=0)
+        origin = "context" if start else "miss"
+        if start < boundaries[-1]:
+            for boundary in reversed([b for b in boundaries if b > start]):
+                state, where = self._cache.get(tokens[:boundary])
+                if state is not None:
+                    self._restore(state)
+                    start, origin = boundary, where
+                    break
+        if start == boundaries[-1]:
+            return start, origin  # create_completion reuses it and drops whatever followed
+        reused = start
+        self._truncate(start)
+        for boundary in (b for b in boundaries if b > start):
+            self._llm.eval(tokens[start:boundary])
+            start = boundary
+            self._cache.put(tokens[:boundary], self._snapshot())
+        return reused, origin
+
+    def _truncate(self, keep: int) -> None:
+        """Keep the first `keep` tokens of the context and nothing after them."""
+        self._llm.n_tokens = keep
+        self._llm.input_ids[keep:] = 0
+        _memory_seq_rm(self._llm, keep)
+
+    def _snapshot(self) -> PrefixState:
+        """The llama.cpp state of the context as it is now (it holds a customer-free prefix only)."""
+        import ctypes
+
+        import llama_cpp
+
+        size = llama_cpp.llama_state_get_size(self._llm.ctx)
+        buffer = (ctypes.c_uint8 * int(size))()
+        written = int(llama_cpp.llama_state_get_data(self._llm.ctx, buffer, size))
+        n = self._llm.n_tokens
+        return PrefixState(tuple(int(t) for t in self._llm.input_ids[:n]), bytes(buffer)[:written])
+
+    def _restore(self, state: PrefixState) -> None:
+        import numpy as np
+        from llama_cpp import LlamaState
+
+        input_ids = np.zeros_like(self._llm.input_ids)
+        input_ids[: len(state.tokens)] = state.tokens
+        self._llm.load_state(
+            LlamaState(
+                input_ids=input_ids,
+                # Logits are not needed: the question after the prefix is always decoded first.
+                scores=np.zeros((1, self._llm.n_vocab()), dtype=np.single),
+                n_tokens=len(state.tokens),
+                llama_state=state.data,
+                llama_state_size=len(state.data),
+                seed=42,
+            )
+        )
 
     def forget(self) -> None:
-        """Wipe the last prompt from the model's memory (tokens, logits, KV cache): used on erasure."""
+        """Wipe the last prompt from the model's memory (tokens, logits, KV cache): used on erasure.
+
+        The prefix cache holds customer-free prefixes only, so it stays.
+        """
         with self._lock:
             self._llm.reset()
             self._llm.input_ids.fill(0)
             self._llm.scores.fill(0)
-            self._llm._ctx.kv_cache_clear()  # llama-cpp-python has no public call for this
+            clear_model_memory(self._llm)
+
+
+def _end_of_turn_tokens(llm: Any) -> frozenset[int]:
+    """The end-of-text token and the template's end-of-turn tokens (those of STOP that are one token)."""
+    ends = {int(llm.token_eos())}
+    for text in STOP:
+        tokens = llm.tokenize(text.encode(), add_bos=False, special=True)
+        if len(tokens) == 1 and text.startswith("<|"):
+            ends.add(int(tokens[0]))
+    return frozenset(ends)
+
+
+def clear_model_memory(llm: Any) -> None:
+    """Clear the KV cache of a llama-cpp-python model through llama.cpp's public C API."""
+    import llama_cpp
+
+    llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(llm.ctx), True)
+
+
+def _memory_seq_rm(llm: Any, keep: int) -> None:
+    import llama_cpp
+
+    llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(llm.ctx), -1, keep, -1)
+
+
+def _common_prefix(held: Sequence[int], tokens: Sequence[int]) -> int:
+    count = 0
+    for a, b in zip(held, tokens, strict=False):
+        if a != b:
+            break
+        count += 1
+    return count
+
+
+class _ChatTemplate:
+    """The model's own chat template, rendered with placeholders so each message content can be
+    tokenised apart from the template's special tokens."""
+
+    def __init__(self, formatter: Any) -> None:
+        self._formatter = formatter
+
+    @classmethod
+    def of(cls, llm: Any) -> _ChatTemplate | None:
+        template = llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            return None
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        def text(token: int) -> str:
+            return llm.detokenize([token], special=True).decode(errors="ignore") if token >= 0 else ""
+
+        return cls(Jinja2ChatFormatter(template, text(llm.token_eos()), text(llm.token_bos())))
+
+    def split(self, messages: list[Message]) -> list[tuple[str, bool, bool]] | None:
+        """(text, is template glue, customer-free prefix ends after it) pieces; None when the
+        template does not keep contents verbatim (then the generator falls back to plain chat)."""
+        blocks = getattr(messages, "blocks", ())
+        if not blocks or messages[0]["role"] != "system":
+            return None
+        system = messages[0]["content"]
+        if not system.startswith("".join(blocks)):
+            return None
+        contents: list[tuple[str, bool]] = [(b, True) for b in blocks]
+        contents.append((system[len("".join(blocks)) :], False))
+        marked = [{"role": "system", "content": "".join(_mark(i) for i in range(len(contents)))}]
+        for message in messages[1:]:
+            marked.append({"role": message["role"], "content": _mark(len(contents))})
+            contents.append((message["content"], False))
+        rendered = self._formatter(messages=marked).prompt
+        pieces: list[tuple[str, bool, bool]] = []
+        rest = rendered
+        for index, (content, boundary) in enumerate(contents):
+            glue, found, rest = rest.partition(_mark(index))
+            if not found:
+                return None
+            pieces.append((glue, True, False))
+            pieces.append((content, False, boundary))
+        pieces.append((rest, True, False))
+        return pieces
+
+
+def _mark(index: int) -> str:
+    return f"\u2063\u27e6{index}\u27e7\u2063"

@@ -31,3 +31,45 @@ def detect_language(text: str, default: str = "en") -> str:
     if german == english:
         return default
     return "de" if german > english else "en"
+
+
+# Words that point back to something said before: a short question built on one of them needs the
+# previous question's topic ("und wie lange dauert das?", "what does it cost?").
+_POINTING = frozenset(
+    "dafür dazu damit davon darauf daran dabei darüber dort dorthin dahin dies diese dieses dieser sowas "
+    "it its this that these those there they them".split()
+)
+# German "das"/"es" point back only when no noun follows (German nouns are capitalised).
+_POINTING_UNLESS_NOUN = frozenset({"das", "es", "dem", "den"})
+_FOLLOW_UP_OPENERS = (
+    "und ",
+    "and ",
+    "what about",
+    "how about",
+    "was ist mit",
+    "wie ist es mit",
+    "auch ",
+    "also ",
+)
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+def needs_topic(question: str, max_words: int = 8) -> bool:
+    """True for a short follow-up that only makes sense with the previous question ("und wie lange
+    dauert das?", "what about Austria?"), False for a question that brings its own topic ("Wie wird
+    das Wetter morgen?")."""
+    tokens = _TOKEN.findall(question.strip())
+    words = [t for t in tokens if t[0].isalnum()]
+    if not words or len(words) > max_words:
+        return False
+    if question.strip().lower().startswith(_FOLLOW_UP_OPENERS):
+        return True
+    for index, token in enumerate(tokens):
+        lowered = token.lower()
+        if lowered in _POINTING:
+            return True
+        if lowered in _POINTING_UNLESS_NOUN:
+            following = tokens[index + 1] if index + 1 < len(tokens) else ""
+            if not following[:1].isupper():
+                return True
+    return False

@@ -92,6 +92,10 @@ class Retriever:
         """The embedding model of the index."""
         return self._embedder
 
+    def warm(self) -> None:
+        """Build the BM25 side now (at start), not on the first customer's question."""
+        self._lexical_index()
+
     def refresh(self) -> None:
         """Rebuild the BM25 side on the next search (after a reindex changed passages)."""
         self._lexical = None
