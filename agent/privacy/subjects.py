@@ -10,14 +10,14 @@ import json
 import secrets
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agent.privacy.audit import AuditLog
-from agent.privacy.store import ConversationStore, UnknownSubject, sqlite_url
-from agent.privacy.crypto import Keyring, load_master_key, new_reference_code, normalise_reference_code
+from agent.clock import iso
 from agent.errors import AgentError
+from agent.privacy.audit import AuditLog
+from agent.privacy.crypto import Keyring, load_master_key, new_reference_code, normalise_reference_code
+from agent.privacy.store import ConversationStore, UnknownSubject, sqlite_url
 from agent.settings import Settings
 
 EXPORT_PREFIX = "my-data-"
@@ -102,7 +102,7 @@ class DataSubjects:
         )
         return {
             "reference_code": code,
-            "exported_at": _now(),
+            "exported_at": iso(),
             "controller": self._settings.controller,
             "contact": self._settings.privacy_contact,
             "purpose": "answering your support questions; improving the help center",
@@ -181,7 +181,7 @@ class DataSubjects:
         self._forget_caches()
         receipt = {
             "subject": pseudonym(subject),
-            "erased_at": _now(),
+            "erased_at": iso(),
             "messages_deleted": deletion.messages,
             "subject_key_destroyed": deletion.key_destroyed,
             "feedback_rows_deleted": deletion.feedback_rows,
@@ -249,7 +249,3 @@ def open_data_subjects(settings: Settings, forget_caches: Callable[[], None] | N
 
 def pseudonym(subject_id: str) -> str:
     return subject_id[:16]
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
