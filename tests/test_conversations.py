@@ -10,10 +10,19 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from agent.privacy.store import ConversationStore, UnknownSubject, sqlite_url
-from agent.privacy.crypto import Keyring, load_master_key, new_reference_code, normalise_reference_code
 from agent.errors import AgentError, ConfigError
+from agent.privacy.cipher import SubjectCipher
+from agent.privacy.crypto import (
+    DecryptionError,
+    Keyring,
+    load_master_key,
+    new_reference_code,
+    normalise_reference_code,
+    open_sealed,
+)
+from agent.privacy.store import ConversationStore, UnknownSubject, sqlite_url
 
 
 def _store(tmp_path: Path, key: bytes | None = None) -> ConversationStore:
@@ -37,6 +46,36 @@ def test_message_text_is_encrypted_at_rest(tmp_path: Path) -> None:
             data = path.read_bytes()
             assert b"canary-51c0" not in data, path
             assert ref.encode() not in data, path  # the reference code itself is never stored
+
+
+def test_sealed_rows_keep_their_associated_data(tmp_path: Path) -> None:
+    """Stores written by earlier versions must stay readable: every blob is bound to "{subject}|{purpose}"."""
+    key = load_master_key(tmp_path / "keys" / "master.key")
+    store = _store(tmp_path, key)
+    ref = new_reference_code()
+    subject = store.open_subject(ref, "v1")
+    store.append(ref, "customer", "hallo")
+    store.add_signal(ref, "refused", "frage")
+    store.add_ticket(ref, "verlauf", "kim@example.org")
+    store.close()
+    with sa.create_engine(sqlite_url(tmp_path / "keys" / "subject-keys.db")).connect() as conn:
+        wrapped = conn.exec_driver_sql("SELECT wrapped FROM subject_keys").scalar_one()
+    data_key = Keyring(key).unwrap(wrapped, subject)
+    with sa.create_engine(sqlite_url(tmp_path / "conversations.db")).connect() as conn:
+        message = conn.exec_driver_sql("SELECT sealed FROM messages").scalar_one()
+        signal = conn.exec_driver_sql("SELECT sealed FROM signals").scalar_one()
+        transcript, contact = conn.exec_driver_sql(
+            "SELECT sealed_transcript, sealed_contact FROM tickets"
+        ).one()
+    aead = AESGCM(data_key)
+    assert open_sealed(aead, message, f"{subject}|customer".encode()) == b"hallo"
+    assert open_sealed(aead, signal, f"{subject}|refused".encode()) == b"frage"
+    assert open_sealed(aead, transcript, f"{subject}|transcript".encode()) == b"verlauf"
+    assert open_sealed(aead, contact, f"{subject}|contact".encode()) == b"kim@example.org"
+    with pytest.raises(DecryptionError):  # a blob does not open as another column or for another subject
+        SubjectCipher(data_key, subject).open(contact, "transcript")
+    with pytest.raises(DecryptionError):
+        SubjectCipher(data_key, "another subject").open(message, "customer")
 
 
 def test_master_key_file_is_created_private_and_reused(tmp_path: Path) -> None:

@@ -11,9 +11,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from agent.privacy.store import ConversationStore, UnknownSubject
-from agent.privacy.crypto import Keyring, new_reference_code
 from agent.errors import ConfigError
+from agent.privacy.crypto import Keyring, new_reference_code
+from agent.privacy.store import ConversationStore, UnknownSubject
 from agent.privacy.subjects import open_data_subjects
 from agent.settings import load_settings
 from agent.wiring import build_agent
@@ -42,7 +42,7 @@ def databases(postgres: str, request: pytest.FixtureRequest) -> tuple[str, str]:
 def test_store_on_postgresql_seals_erases_and_expires(databases: tuple[str, str]) -> None:
     conversations, keys = databases
     store = ConversationStore(conversations, keys, Keyring(bytes(range(32))))
-    assert store.backend == "postgresql"
+    assert store.engine.dialect.name == "postgresql"
     ref, old = new_reference_code(), new_reference_code()
     subject = store.open_subject(ref, "v1")
     store.append(ref, "customer", "canary-pg-19 wo ist mein Paket?")

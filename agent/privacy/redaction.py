@@ -56,11 +56,6 @@ class Redaction:
     text: str
     found: dict[str, int]
 
-    @property
-    def changed(self) -> bool:
-        """True when anything was removed."""
-        return bool(self.found)
-
 
 Finder = Callable[[str], Iterator[tuple[int, int]]]
 

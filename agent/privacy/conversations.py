@@ -1,0 +1,89 @@
+"""Subjects and their messages: consent, sealed messages, retention and counts.
+
+Plain functions on a connection; the ConversationStore (agent.privacy.store) opens the connections and
+transactions, turns database errors into StoreError and finds each subject's cipher. Message text is
+sealed with the message role as its purpose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from agent.clock import iso, utc_now
+from agent.privacy.cipher import SubjectCipher
+from agent.privacy.schema import MESSAGES, SUBJECTS
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """One decrypted message of a subject."""
+
+    at: str
+    role: str
+    text: str
+
+
+def add_subject(db: Connection, subject: str, notice_version: str, at: str) -> None:
+    """Record a new subject's consent (time and the privacy notice they saw)."""
+    db.execute(
+        SUBJECTS.insert().values(
+            subject_id=subject, consent_at=at, notice_version=notice_version, last_active_at=at
+        )
+    )
+
+
+def add_message(db: Connection, cipher: SubjectCipher, role: str, text: str, at: str) -> None:
+    """Seal and store one message of the cipher's subject; the subject was active at `at`."""
+    sealed = cipher.seal(text, role)
+    db.execute(MESSAGES.insert().values(subject_id=cipher.subject, at=at, role=role, sealed=sealed))
+    touch(db, cipher.subject, at)
+
+
+def touch(db: Connection, subject: str, at: str) -> None:
+    """The subject was active at `at` (its retention period starts again)."""
+    db.execute(SUBJECTS.update().where(SUBJECTS.c.subject_id == subject).values(last_active_at=at))
+
+
+def consent(conn: Connection, subject: str) -> tuple[str, str] | None:
+    """(consent time, notice version) of a subject, None when it is not stored."""
+    row = conn.execute(
+        sa.select(SUBJECTS.c.consent_at, SUBJECTS.c.notice_version).where(SUBJECTS.c.subject_id == subject)
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def messages(conn: Connection, cipher: SubjectCipher) -> list[StoredMessage]:
+    """Every message of the cipher's subject in this database, decrypted, oldest first."""
+    query = (
+        sa.select(MESSAGES.c.at, MESSAGES.c.role, MESSAGES.c.sealed)
+        .where(MESSAGES.c.subject_id == cipher.subject)
+        .order_by(MESSAGES.c.id)
+    )
+    return [
+        StoredMessage(at, role, cipher.open(sealed, role)) for at, role, sealed in conn.execute(query).all()
+    ]
+
+
+def expired(conn: Connection, retention_days: int, now: datetime | None = None) -> list[str]:
+    """Subject ids whose last activity is older than the retention period."""
+    cutoff = iso((now or utc_now()) - timedelta(days=retention_days))
+    query = sa.select(SUBJECTS.c.subject_id).where(SUBJECTS.c.last_active_at < cutoff)
+    return [row[0] for row in conn.execute(query).all()]
+
+
+def counts(conn: Connection) -> tuple[int, int]:
+    """(subjects, messages) currently stored."""
+    subjects = conn.execute(sa.select(sa.func.count()).select_from(SUBJECTS)).scalar_one()
+    stored = conn.execute(sa.select(sa.func.count()).select_from(MESSAGES)).scalar_one()
+    return subjects, stored
+
+
+def erase(db: Connection, subject: str) -> int:
+    """Delete the subject's messages and the subject itself (after its other rows); how many messages."""
+    deleted = db.execute(sa.delete(MESSAGES).where(MESSAGES.c.subject_id == subject)).rowcount
+    db.execute(sa.delete(SUBJECTS).where(SUBJECTS.c.subject_id == subject))
+    return deleted
