@@ -22,6 +22,7 @@ from agent.privacy.audit import AuditLog
 from agent.privacy.subjects import DataSubjects, open_data_subjects
 from agent.settings import Settings
 from agent.staff.accounts import StaffDirectory
+from agent.staff.services import StaffServices
 
 
 def build_embedder(settings: Settings) -> Embedder:
@@ -143,6 +144,11 @@ class Services:
     def agent(self) -> SupportAgent:
         """The answering agent (loads the models and opens the index on first use)."""
         return build_agent(self.settings, self.embedder)
+
+    @cached_property
+    def staff_services(self) -> StaffServices:
+        """The audited staff actions and views of the console and the CLI (over these services)."""
+        return StaffServices(self)
 
     def forget_model_memory(self) -> None:
         """Clear the in-process model's memory of past prompts, if a model was loaded (erasure)."""

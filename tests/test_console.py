@@ -17,13 +17,14 @@ import httpx
 import pytest
 
 from agent.cli import main
-from agent.privacy.subjects import DataSubjects, open_data_subjects
+from agent.privacy.subjects import DataSubjects
 from agent.settings import Settings
 from agent.staff.accounts import ROLE_ACTIONS, ROLES, StaffDirectory
-from agent.wiring import build_agent
+from agent.wiring import build_services
 from tests.browser import chromium_page, screenshot
 from tests.conftest import KNOWLEDGE_DIR, make_settings
-from ui.app import BackgroundServer, create_app
+from tests.support import BackgroundServer
+from ui.app import create_app
 
 PASSWORD = "correct horse battery staple"
 # Arguments for every console action (the server refuses before it looks at them).
@@ -105,14 +106,12 @@ def site(demo_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
         draft_knowledge_dirs=[drafts],
         max_failed_logins=3,
     )
-    agent = build_agent(settings)
-    subjects = open_data_subjects(settings, forget_caches=agent.forget)
-    staff = StaffDirectory(subjects.store.engine)
+    services = build_services(settings)
     for role in ROLES:
-        staff.add(role.replace("_", "-"), role, PASSWORD)
-    server = BackgroundServer(create_app(agent, settings, subjects))
+        services.staff.add(role.replace("_", "-"), role, PASSWORD)
+    server = BackgroundServer(create_app(services))
     try:
-        yield Site(server.start(), settings, subjects, staff)
+        yield Site(server.start(), settings, services.subjects, services.staff)
     finally:
         server.stop()
         hook.shutdown()
@@ -274,14 +273,16 @@ def test_cli_users(site: Site, capsys: pytest.CaptureFixture[str], monkeypatch: 
 
 def test_console_page_in_headless_chromium(site: Site) -> None:
     requests: list[str] = []
-    with chromium_page(requests) as page:
+    with chromium_page(requests) as page:  # skips without Playwright, so import `expect` only now
+        from playwright.sync_api import expect
+
         page.goto(site.url + "admin/")
         page.locator("#username").fill("support-lead")
         page.locator("#password").fill(PASSWORD)
         page.locator("#login").click()
         page.get_by_text("Logged in as").wait_for(timeout=60_000)
-        assert page.get_by_role("tab", name="Knowledge", exact=True).is_visible()
-        assert not page.get_by_role("tab", name="Users").is_visible()  # not this role's
+        expect(page.get_by_role("tab", name="Knowledge", exact=True)).to_be_visible()
+        expect(page.get_by_role("tab", name="Users")).to_be_hidden()  # not this role's
         page.get_by_role("button", name="Refresh").click()
         page.get_by_text("by_collection").wait_for(timeout=60_000)
         screenshot(page, "console-page.png")

@@ -242,7 +242,7 @@ def build_chat(agent: SupportAgent, settings: Settings, subjects: DataSubjects) 
             if current and current.get("store"):
                 subjects.withdraw(current["reference"])
             elif current:
-                subjects.audit.record("consent_withdrawn", "customer", choice="no_store")
+                subjects.withdraw_without_storing()
             return _closed()
 
         def turn(

@@ -10,6 +10,7 @@ import json
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,18 @@ EXPORT_MAX_AGE_S = 3600  # download copies older than this are removed by every 
 
 class ReferenceCodeError(AgentError):
     """A reference code that is malformed or unknown."""
+
+
+@dataclass(frozen=True)
+class SubjectSummary:
+    """What is stored about one subject, as counts (no content): for the privacy officer's search."""
+
+    pseudonym: str
+    consent_at: str
+    notice_version: str
+    messages: int
+    tickets: int
+    feedback: int
 
 
 class DataSubjects:
@@ -54,6 +67,10 @@ class DataSubjects:
         self.audit.record(
             "consent_given", "customer", choice="no_store", notice_version=self._settings.notice_version
         )
+
+    def withdraw_without_storing(self) -> None:
+        """A customer who stored nothing withdraws consent: recorded without any subject."""
+        self.audit.record("consent_withdrawn", "customer", choice="no_store")
 
     def withdraw(self, reference: str) -> dict[str, Any]:
         """Withdrawing consent stops storing and erases what was stored."""
@@ -127,6 +144,20 @@ class DataSubjects:
                 for t in self.store.tickets(subject=subject)
             ],  # fmt: skip
         }
+
+    def summary(self, reference: str) -> SubjectSummary:
+        """Counts of what is stored for a reference code (ReferenceCodeError when unknown); not audited."""
+        code = self.known(reference)
+        consent_at, notice_version = self.store.consent(code)
+        subject = self.store.subject_id(code)
+        return SubjectSummary(
+            pseudonym(subject),
+            consent_at,
+            notice_version,
+            messages=len(self.store.messages(code)),
+            tickets=len(self.store.tickets(subject=subject)),
+            feedback=len(self.store.signals(("refused", "thumbs_up", "thumbs_down"), subject)),
+        )
 
     def export_file(self, reference: str, actor: str) -> Path:
         """The export as a JSON file for download (removed on erasure and by the next purge)."""

@@ -22,7 +22,7 @@ from agent.clock import utc_now as _now
 from agent.errors import AgentError
 
 # Least privilege: each role sees and may call only its own actions. Checked on the server for every
-# call (ui/admin.py); the console only hides what a role cannot use.
+# call (StaffServices.authorize, from ui/admin/actions.py); the console only hides what a role cannot use.
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "support_lead": frozenset(
         {

@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from agent.privacy.store import Signal
+from agent.knowledge.articles import load_knowledge
 from agent.knowledge.embeddings import Embedder
 from agent.knowledge.index import read_state
-from agent.knowledge.articles import load_knowledge
 from agent.knowledge.retrieval import Retriever
+from agent.privacy.store import Signal
 from agent.settings import Settings
 
 GAP_KINDS = ("refused", "thumbs_down")

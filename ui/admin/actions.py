@@ -1,0 +1,326 @@
+"""The console's server side: one method per action, each starting with `Console.require`, which checks
+the session and the role on the server (hiding a tab is only a convenience). The work itself and its
+audit entries are `agent.staff.services.StaffServices`'; this module turns them into Gradio values."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from agent.errors import AgentError
+from agent.staff.accounts import StaffSession, StaffUser
+from agent.staff.services import NotAllowed, NotLoggedIn, StaffServices, staff_actor
+from ui.admin.login import ADMIN_PATH, session_token
+
+_PROGRESS = gr.Progress(track_tqdm=True)  # Gradio fills it in per call; it follows the indexer's tqdm bar
+TABS = {  # tab → the action that makes it visible
+    "Knowledge": "knowledge_status",
+    "Knowledge gaps": "gaps",
+    "Simulations": "simulate",
+    "Handoff inbox": "handoff_inbox",
+    "Privacy requests": "privacy_find",
+    "Retention & redaction": "retention_view",
+    "Audit trail": "audit_view",
+    "Users": "users_list",
+    "Configuration": "config_view",
+}
+
+
+class Console:
+    """The console's server side: one method per action, each starting with `require`."""
+
+    def __init__(self, services: StaffServices) -> None:
+        self.services = services
+        self.settings = services.settings
+
+    def require(self, action: str, request: gr.Request | None) -> StaffSession:
+        """The caller's session if its role may do `action`; otherwise a refusal (and an audit entry)."""
+        try:
+            return self.services.authorize(session_token(request), action)
+        except NotLoggedIn:
+            raise gr.Error(f"Your session has ended. Please log in again at {ADMIN_PATH}/login.") from None
+        except NotAllowed as exc:
+            raise gr.Error(str(exc)) from None
+
+    # everyone ----------------------------------------------------------------------------------
+    def whoami(self, request: gr.Request) -> tuple[Any, ...]:
+        """Greeting and the tabs this role may see."""
+        session = self.services.session(session_token(request))
+        if session is None:
+            return ("Not logged in.", *[gr.Tab(visible=False) for _ in TABS])
+        greeting = f"Logged in as **{session.username}** ({session.role}) · [Log out]({ADMIN_PATH}/logout)"
+        return (greeting, *[gr.Tab(visible=session.may(action)) for action in TABS.values()])
+
+    # support lead ------------------------------------------------------------------------------
+    def knowledge(self, request: gr.Request) -> dict[str, Any]:
+        """Articles by collection / language / status, validation errors, the last index run."""
+        self.require("knowledge_status", request)
+        return self.services.knowledge_status()
+
+    def reindex(self, request: gr.Request, progress: gr.Progress = _PROGRESS) -> str:
+        """Bring the index up to date with the knowledge folder, then refresh the live retriever."""
+        session = self.require("reindex", request)
+        progress(0, desc="Reading articles")
+        kb = self.services.knowledge()
+        report = self.services.reindex(staff_actor(session.username), kb, progress=True)
+        return f"Index: {report.summary()}" + (
+            f" – {len(kb.problems)} invalid file(s) skipped" if kb.problems else ""
+        )
+
+    def gaps(self, request: gr.Request) -> pd.DataFrame:
+        """Refused and thumbs-down questions, grouped, most frequent first, with the closest article."""
+        self.require("gaps", request)
+        return pd.DataFrame(
+            [
+                {
+                    "asked": g.size,
+                    "refused": g.kinds.get("refused", 0),
+                    "thumbs down": g.kinds.get("thumbs_down", 0),
+                    "questions (redacted)": " | ".join(dict.fromkeys(g.questions))[:500],
+                    "closest article": g.closest_article,
+                    "relevance": round(g.closest_score, 3),
+                }
+                for g in self.services.gaps()
+            ],
+            columns=[
+                "asked",
+                "refused",
+                "thumbs down",
+                "questions (redacted)",
+                "closest article",
+                "relevance",
+            ],
+        )
+
+    def simulate(
+        self, upload: str | None, knowledge: str, retrieval_only: bool, request: gr.Request
+    ) -> tuple[str, pd.DataFrame, Any, Any]:
+        """Replay uploaded tickets (CSV or JSONL) against the live or a draft knowledge folder."""
+        session = self.require("simulate", request)
+        if not upload:
+            raise gr.Error("Upload a CSV or JSONL file of questions first.")
+        folder = self._knowledge_choice(knowledge)
+        run = self.services.simulate(
+            Path(upload), folder, retrieval_only=retrieval_only, username=session.username
+        )
+        overview = self.services.run_overview(run)
+        runs = self.services.runs()
+        return (
+            _overview_markdown(overview),
+            _chart_frame([overview]),
+            gr.Dropdown(choices=runs, value=run),
+            gr.Dropdown(choices=runs),
+        )
+
+    def compare(self, first: str, second: str, request: gr.Request) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Two runs side by side: a table and a chart."""
+        self.require("simulation_compare", request)
+        if not first or not second:
+            raise gr.Error("Choose two runs.")
+        runs = [self.services.run_overview(run) for run in (first, second)]
+        table = pd.DataFrame(
+            [{"figure": key, "A: " + first: runs[0][key], "B: " + second: runs[1][key]} for key in runs[0]]
+        )
+        return table.astype(str), _chart_frame(runs)
+
+    def runs(self, request: gr.Request) -> tuple[Any, Any]:
+        """Refresh the lists of finished runs."""
+        self.require("simulation_compare", request)
+        runs = self.services.runs()
+        return gr.Dropdown(choices=runs), gr.Dropdown(choices=runs)
+
+    def inbox(self, request: gr.Request) -> pd.DataFrame:
+        """Open handoff tickets, oldest first."""
+        self.require("handoff_inbox", request)
+        return pd.DataFrame(
+            [
+                {
+                    "ticket": t.id,
+                    "created": t.created_at,
+                    "contact": t.contact,
+                    "transcript (redacted)": t.transcript,
+                }
+                for t in self.services.open_tickets()
+            ],
+            columns=["ticket", "created", "contact", "transcript (redacted)"],
+        )
+
+    def close_ticket(self, ticket: float | None, request: gr.Request) -> tuple[str, pd.DataFrame]:
+        """Mark a ticket done."""
+        session = self.require("handoff_done", request)
+        if not ticket:
+            raise gr.Error("Enter a ticket number.")
+        try:
+            self.services.close_ticket(int(ticket), session.username)
+        except AgentError as exc:
+            raise gr.Error(str(exc)) from None
+        return f"Ticket #{int(ticket)} is done.", self.inbox(request)
+
+    # privacy officer ---------------------------------------------------------------------------
+    def find_subject(self, reference: str, request: gr.Request) -> str:
+        """What is stored for a reference code, and the audit entries about it."""
+        self.require("privacy_find", request)
+        try:
+            found = self.services.find_subject(reference)
+        except AgentError as exc:
+            raise gr.Error(str(exc)) from None
+        s = found.summary
+        lines = [
+            f"**Subject {s.pseudonym}** – consent {s.consent_at} (notice {s.notice_version}); "
+            f"{s.messages} messages, {s.tickets} handoff tickets, {s.feedback} feedback rows.",
+            "",
+            "| # | time | event | actor |",
+            "|---|---|---|---|",
+            *[f"| {e['seq']} | {e['at']} | {e['event']} | {e['actor']} |" for e in found.entries],
+        ]
+        return "\n".join(lines)
+
+    def export_subject(self, reference: str, request: gr.Request) -> str:
+        """The subject's data as a JSON file (Art. 15/20)."""
+        session = self.require("privacy_export", request)
+        code = self._known(reference)
+        return str(self.services.subjects.export_file(code, actor=staff_actor(session.username)))
+
+    def erase_subject(self, reference: str, confirmed: bool, request: gr.Request) -> str:
+        """Erase the subject (Art. 17); returns the receipt."""
+        session = self.require("privacy_erase", request)
+        if not confirmed:
+            raise gr.Error("Tick “I confirm” first: erasure cannot be undone.")
+        code = self._known(reference)
+        receipt = self.services.subjects.erase(code, actor=staff_actor(session.username))
+        return "```json\n" + json.dumps(receipt, indent=2) + "\n```"
+
+    def retention(self, request: gr.Request) -> str:
+        """Retention setting, what is stored now, the last purges."""
+        self.require("retention_view", request)
+        subjects, messages = self.services.store_counts()
+        purges = self.services.audit_entries("purge")[-5:]
+        rows = [
+            f"| {e['at']} | {e['actor']} | {e['details'].get('expired_conversations_erased')} |"
+            for e in purges
+        ]
+        return "\n".join(
+            [
+                f"Retention: **{self.settings.retention_days} days** after the last message; purge every "
+                f"{self.settings.purge_interval_minutes} minutes. Stored now: {subjects} conversations, "
+                f"{messages} messages.",
+                "",
+                "| purge | by | erased |",
+                "|---|---|---|",
+                *rows,
+            ]
+        )
+
+    def redaction_stats(self, request: gr.Request) -> pd.DataFrame:
+        """How much personal data the redactor removed, per day and type (stored conversations)."""
+        self.require("redaction_stats", request)
+        return pd.DataFrame(self.services.redaction_counts(), columns=["day", "type", "removed"])
+
+    def audit_log(self, request: gr.Request) -> pd.DataFrame:
+        """The newest 200 audit entries."""
+        self.require("audit_view", request)
+        rows = [
+            {
+                "#": e["seq"],
+                "time": e["at"],
+                "event": e["event"],
+                "actor": e["actor"],
+                "details": json.dumps({k: v for k, v in e["details"].items() if k != "digests"}),
+            }
+            for e in self.services.audit_entries()[-200:]
+        ]
+        return pd.DataFrame(rows[::-1], columns=["#", "time", "event", "actor", "details"])
+
+    def audit_verify(self, request: gr.Request) -> str:
+        """Check the hash chain."""
+        self.require("audit_verify", request)
+        report = self.services.audit_verify()
+        if report.ok:
+            return f"✅ Intact: {report.entries} entries, head `{report.head}`."
+        return "❌ **Tampered:**\n\n" + "\n".join(f"- {p}" for p in report.problems)
+
+    # admin -------------------------------------------------------------------------------------
+    def users(self, request: gr.Request) -> pd.DataFrame:
+        """Every staff account."""
+        self.require("users_list", request)
+        return _users_frame(self.services.users())
+
+    def add_user(
+        self, username: str, role: str, password: str, request: gr.Request
+    ) -> tuple[str, pd.DataFrame]:
+        """Create an account."""
+        session = self.require("users_add", request)
+        try:
+            self.services.add_user(username, role, password, actor=staff_actor(session.username))
+        except AgentError as exc:
+            raise gr.Error(str(exc)) from None
+        return f"Added {username} ({role}).", _users_frame(self.services.users())
+
+    def remove_user(self, username: str, request: gr.Request) -> tuple[str, pd.DataFrame]:
+        """Delete an account."""
+        session = self.require("users_remove", request)
+        if username == session.username:
+            raise gr.Error("You cannot remove your own account.")
+        try:
+            self.services.remove_user(username, actor=staff_actor(session.username))
+        except AgentError as exc:
+            raise gr.Error(str(exc)) from None
+        return f"Removed {username}.", _users_frame(self.services.users())
+
+    def reset_password(self, username: str, password: str, request: gr.Request) -> str:
+        """Set a new password (unlocks the account)."""
+        session = self.require("users_reset", request)
+        try:
+            self.services.reset_password(username, password, actor=staff_actor(session.username))
+        except AgentError as exc:
+            raise gr.Error(str(exc)) from None
+        return f"New password set for {username}; the account is unlocked."
+
+    def configuration(self, request: gr.Request) -> dict[str, Any]:
+        """The live settings, without secrets."""
+        self.require("config_view", request)
+        return self.services.configuration()
+
+    # helpers -----------------------------------------------------------------------------------
+    def _known(self, reference: str) -> str:
+        try:
+            return self.services.subjects.known(reference)
+        except AgentError as exc:
+            raise gr.Error(str(exc)) from None
+
+    def _knowledge_choice(self, choice: str) -> Path:
+        allowed = {str(p): p for p in self.services.knowledge_folders()}
+        if choice not in allowed:
+            raise gr.Error("Choose the live knowledge folder or one of the configured draft folders.")
+        return allowed[choice]
+
+
+def _users_frame(users: list[StaffUser]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"user": u.username, "role": u.role, "locked": u.locked, "created": u.created_at} for u in users],
+        columns=["user", "role", "locked", "created"],
+    )
+
+
+def _overview_markdown(overview: dict[str, Any]) -> str:
+    return (
+        f"**{overview['run']}** on `{overview['knowledge']}`: {overview['questions']} questions – "
+        f"{overview['answered']} answered, {overview['refused']} refused; citation accuracy "
+        f"{overview['citation_accuracy']}, recall@3 {overview['recall@3']}; latency p50 "
+        f"{overview['latency_p50_s']} s, p95 {overview['latency_p95_s']} s."
+    )
+
+
+def _chart_frame(runs: list[dict[str, Any]]) -> pd.DataFrame:
+    rows = []
+    for run in runs:
+        for figure in ("answered", "refused", "citation_accuracy", "latency_p50_s"):
+            value = run.get(figure)
+            rows.append(
+                {"run": run["run"], "figure": figure, "value": float(value) if value is not None else 0.0}
+            )
+    return pd.DataFrame(rows, columns=["run", "figure", "value"])
