@@ -137,7 +137,12 @@ class LlamaCppGenerator:
         self._cache = cache
         self._template = _ChatTemplate.of(self._llm)
         self._end_tokens = _end_of_turn_tokens(self._llm)
-        self.last = GenerationStats()
+        self._local = threading.local()  # each customer's turn runs in its own thread
+
+    @property
+    def last(self) -> GenerationStats:
+        """What this thread's last generation cost."""
+        return getattr(self._local, "stats", GenerationStats())
 
     @property
     def llama(self) -> Any:
@@ -154,7 +159,9 @@ class LlamaCppGenerator:
             tokens, boundaries = self._tokens(pieces)
             started = time.perf_counter()
             reused, origin = self._prepare_prefix(tokens, boundaries)
-            self.last = GenerationStats(len(tokens), reused, origin, round(time.perf_counter() - started, 4))
+            self._local.stats = GenerationStats(
+                len(tokens), reused, origin, round(time.perf_counter() - started, 4)
+            )
             chunks = self._llm.create_completion(
                 prompt=tokens,
                 stream=True,
@@ -174,7 +181,7 @@ class LlamaCppGenerator:
         return len(tokens) > 0 and int(tokens[-1]) in self._end_tokens
 
     def _stream_chat(self, messages: list[Message]) -> Iterator[str]:
-        self.last = GenerationStats(cache="off")
+        self._local.stats = GenerationStats(cache="off")
         chunks = self._llm.create_chat_completion(
             messages=messages,  # type: ignore[arg-type]
             stream=True,
