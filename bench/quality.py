@@ -9,11 +9,12 @@ import argparse
 import json
 from pathlib import Path
 
-import agent  # noqa: F401  (offline switches first)
-from agent.knowledge.articles import load_knowledge
 from naive import NaivePipeline
-from agent.settings import load_settings
+
 from agent.evaluation.simulate import load_questions, run_simulation
+from agent.knowledge.articles import load_knowledge
+from agent.runtime.process import harden_process
+from agent.settings import load_settings
 from agent.wiring import build_embedder, build_generator, build_simulation
 
 ROWS = [
@@ -40,10 +41,12 @@ def main() -> None:
     args = parser.parse_args()
 
     settings = load_settings()
+    harden_process(settings, temp_dir=args.out / "tmp")  # first: before any model or index library loads
     questions = load_questions(args.questions)[:: args.every]
     kb = load_knowledge(settings.knowledge_dir)
     ours, _ = build_simulation(settings, args.out / "ours")
     naive_settings = settings.model_copy(update={"embedding_model": "all-minilm-l6-v2"})
+    # The baseline offers the same ask() as SupportAgent, which is all run_simulation uses of it.
     naive = NaivePipeline(
         kb, build_embedder(naive_settings), args.out / "naive" / "data" / "index", build_generator(settings)
     )

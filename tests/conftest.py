@@ -1,24 +1,35 @@
-"""Shared fixtures: real models from models/, the demo help center, a real Chroma index in a temp dir."""
+"""Shared fixtures: real models from models/, the demo help center, a real Chroma index in a temp dir.
+
+The test session is an entry point like the CLI: `pytest_configure` hardens the process (offline
+switches, temp files in a session data dir, the egress guard) before any test module is imported.
+"""
 
 from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-import agent  # noqa: F401  (applies the offline/telemetry switches before any ML library loads)
-from agent.knowledge.embeddings import SentenceTransformerEmbedder
-from agent.knowledge.index import sync_index
-from agent.knowledge.articles import load_knowledge
+from agent.runtime.process import harden_process
 from agent.settings import Settings
-from agent.wiring import build_embedder
+
+if TYPE_CHECKING:
+    from agent.knowledge.embeddings import Embedder
 
 REPO = Path(__file__).resolve().parent.parent
 MODELS_DIR = REPO / "models"
 KNOWLEDGE_DIR = REPO / "knowledge"
 SMALL_CHAT_MODEL = "smollm2-135m-instruct"
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's own tmp_path plugin is configured
+def pytest_configure(config: pytest.Config) -> None:
+    """Harden the test process once, before collection imports any test module (and its libraries)."""
+    session_data = config._tmp_path_factory.mktemp("session-data", numbered=False)  # type: ignore[attr-defined]
+    harden_process(make_settings(session_data))
 
 
 @pytest.fixture(autouse=True)
@@ -46,14 +57,19 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def embedder() -> SentenceTransformerEmbedder:
+def embedder() -> Embedder:
     """The real default embedding model, loaded once."""
+    from agent.wiring import build_embedder
+
     return build_embedder(make_settings(Path("unused")))
 
 
 @pytest.fixture(scope="session")
-def demo_data_dir(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder) -> Path:
+def demo_data_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
     """A data dir whose index holds the whole demo help center (built once per test session)."""
+    from agent.knowledge.articles import load_knowledge
+    from agent.knowledge.index import sync_index
+
     data_dir = tmp_path_factory.mktemp("demo-data")
     sync_index(load_knowledge(KNOWLEDGE_DIR), embedder, data_dir / "index", progress=False)
     return data_dir

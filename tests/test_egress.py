@@ -10,18 +10,16 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-from agent.runtime.egress import is_allowed
+from agent.runtime.egress import EgressGuard
 from tests.conftest import MODELS_DIR, SMALL_CHAT_MODEL
+from tests.support import free_port, wait_for_http
 from tests.syscall_audit import TRACED_CALLS, read_trace
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,7 +60,17 @@ def _isolated(command: str, env: dict[str, str] | None = None) -> subprocess.Com
     ],
 )
 def test_only_loopback_is_allowed_by_default(host: str, allowed: bool) -> None:
-    assert is_allowed(host) is allowed
+    assert EgressGuard().is_allowed(host) is allowed
+
+
+def test_a_declared_endpoint_is_allowed_and_each_guard_keeps_its_own_record() -> None:
+    guard = EgressGuard({"EU.API.Example"})
+    assert guard.is_allowed("eu.api.example") and not guard.is_allowed("api.example")
+    with pytest.raises(PermissionError, match="blocked by the egress guard"):
+        guard.audit("socket.connect", (object(), ("203.0.113.7", 443)))
+    guard.audit("socket.connect", (object(), ("127.0.0.1", 8080)))  # loopback passes
+    assert guard.blocked_attempts() == [("203.0.113.7", 443)]
+    assert EgressGuard().blocked_attempts() == []
 
 
 @needs_netns
@@ -164,7 +172,7 @@ def test_index_chat_and_simulation_contact_nobody_and_write_only_to_the_data_dir
         )
         assert result.returncode == 0, f"{name}: {result.stderr[-2000:]}"
 
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         traced("serve") + cli + ["serve", "--port", str(port)],
         env=env,
@@ -175,7 +183,7 @@ def test_index_chat_and_simulation_contact_nobody_and_write_only_to_the_data_dir
     )
     try:
         url = f"http://127.0.0.1:{port}/"
-        _wait_for(url, server)
+        wait_for_http(url, timeout_s=300, process=server)
         client = Client(url, verbose=False)
         client.predict(api_name="/consent_store")  # the stored path: store, keys, audit under strace
         _, chat = client.predict("Welche Zahlungsarten gibt es?", api_name="/chat")
@@ -195,25 +203,6 @@ def test_index_chat_and_simulation_contact_nobody_and_write_only_to_the_data_dir
         assert report.remote == [], f"{name} tried to connect to {report.remote}"
         assert report.written_outside(allowed) == [], f"{name} wrote outside the data dir"
     assert not any(home.iterdir())
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("the server exited before it answered")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    raise RuntimeError(f"{url} did not answer within 5 minutes")
 
 
 @needs_strace

@@ -9,7 +9,7 @@ from typing import Any
 from agent.answering.assistant import SupportAgent
 from agent.privacy.config_audit import record_configuration
 from agent.privacy.subjects import DataSubjects, open_data_subjects
-from agent.runtime.process import use_temp_dir
+from agent.runtime.process import harden_process
 from agent.privacy.records import privacy_page_html
 from agent.settings import Settings
 
@@ -19,7 +19,9 @@ log = logging.getLogger(__name__)
 def create_app(agent: SupportAgent, settings: Settings, subjects: DataSubjects | None = None) -> Any:
     """The ASGI app: the customer chat at '/', the privacy page at '/privacy', the staff console at
     '/admin' (login at '/admin/login'), security headers on all."""
-    use_temp_dir(settings.temp_dir)  # before gradio is imported: some of its modules read it at import
+    # First: the egress guard and the temp dirs, even for a server started through create_app alone;
+    # then Gradio, some of whose modules read GRADIO_TEMP_DIR once, at import.
+    harden_process(settings)
     import gradio as gr
     from fastapi import FastAPI
     from fastapi.responses import HTMLResponse
@@ -83,6 +85,7 @@ def serve(settings: Settings) -> None:
 
     from agent.wiring import build_agent
 
+    harden_process(settings)
     agent = build_agent(settings)
     subjects = open_data_subjects(settings, forget_caches=agent.forget)
     record_configuration(settings, subjects.audit)
