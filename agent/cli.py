@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 from agent.errors import AgentError, ConfigError
-from agent.privacy.audit import AuditLog
 from agent.runtime.process import harden_process
 from agent.settings import Settings, load_settings
+from agent.staff.accounts import ROLES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,23 +74,14 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
-    from agent.knowledge.index import sync_index
-    from agent.knowledge.articles import load_knowledge
-    from agent.wiring import build_embedder, open_store
+    from agent.wiring import build_services
 
-    settings = _settings(args)
-    kb = load_knowledge(settings.knowledge_dir)
+    staff = build_services(_settings(args)).staff_services
+    kb = staff.knowledge()
     for problem in kb.problems:
         print(f"skipped (invalid): {problem}", file=sys.stderr)
-    report = sync_index(
-        kb,
-        build_embedder(settings),
-        settings.index_dir,
-        chunk_size=settings.chunk_size,
-        client=open_store(settings),
-    )
+    report = staff.reindex(_staff(), kb)
     print(f"index: {report.summary()}")
-    AuditLog(settings.audit_path).record("reindex", _staff(), summary=report.summary())
     return 0
 
 
@@ -127,14 +118,14 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _cmd_privacy(args: argparse.Namespace) -> int:
-    from agent.privacy.subjects import open_data_subjects
     from agent.privacy.records import processing_record
+    from agent.wiring import build_services
 
     settings = _settings(args)
     if args.action == "record":
         print(processing_record(settings), end="")
         return 0
-    subjects = open_data_subjects(settings)
+    subjects = build_services(settings).subjects
     if args.action == "purge":
         print(json.dumps(subjects.purge(actor=_staff()), indent=2))
         return 0
@@ -160,13 +151,15 @@ def _cmd_privacy(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    audit = AuditLog(_settings(args).audit_path)
+    from agent.wiring import build_services
+
+    staff = build_services(_settings(args)).staff_services
     if args.action == "list":
-        for entry in audit.entries()[-args.last :]:
+        for entry in staff.audit_entries()[-args.last :]:
             details = " ".join(f"{k}={v}" for k, v in entry["details"].items() if k != "digests")
             print(f"{entry['seq']:>6} {entry['at']} {entry['event']:<22} {entry['actor']:<18} {details}")
         return 0
-    report = audit.verify()
+    report = staff.audit_verify()
     for problem in report.problems:
         print(f"TAMPERED: {problem}")
     state = "intact" if report.ok else "BROKEN"
@@ -177,12 +170,9 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 def _cmd_users(args: argparse.Namespace) -> int:
     import getpass
 
-    from agent.privacy.subjects import open_data_subjects
-    from agent.staff.accounts import StaffDirectory
+    from agent.wiring import build_services
 
-    settings = _settings(args)
-    subjects = open_data_subjects(settings)
-    staff = StaffDirectory(subjects.store.engine)
+    staff = build_services(_settings(args)).staff_services
     if args.action == "list":
         for user in staff.users():
             state = "LOCKED" if user.locked else "active"
@@ -191,21 +181,18 @@ def _cmd_users(args: argparse.Namespace) -> int:
     if not args.username:
         raise ConfigError(f"users {args.action} needs a user name")
     if args.action == "remove":
-        staff.remove(args.username)
-        subjects.audit.record("staff_user_removed", _staff(), user=args.username)
+        staff.remove_user(args.username, _staff())
         print(f"removed {args.username}")
         return 0
     # Passwords never on the command line (shell history, process list): stdin or a prompt.
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
     if args.action == "add":
         if not args.role:
-            raise ConfigError("users add needs --role (support_lead, privacy_officer or admin)")
-        staff.add(args.username, args.role, password)
-        subjects.audit.record("staff_user_added", _staff(), user=args.username, role=args.role)
+            raise ConfigError(f"users add needs --role ({', '.join(ROLES[:-1])} or {ROLES[-1]})")
+        staff.add_user(args.username, args.role, password, _staff())
         print(f"added {args.username} ({args.role})")
     else:
-        staff.reset_password(args.username, password)
-        subjects.audit.record("staff_password_reset", _staff(), user=args.username)
+        staff.reset_password(args.username, password, _staff())
         print(f"new password set for {args.username}; the account is unlocked")
     return 0
 
@@ -297,7 +284,7 @@ def _parser() -> argparse.ArgumentParser:
     users = sub.add_parser("users", parents=[common], help="staff accounts of the console (/admin)")
     users.add_argument("action", choices=["add", "remove", "reset-password", "list"], help="what to do")
     users.add_argument("username", nargs="?", help="the staff member's user name")
-    users.add_argument("--role", choices=["support_lead", "privacy_officer", "admin"], help="add: the role")
+    users.add_argument("--role", choices=ROLES, help="add: the role")
     users.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input (for scripts)"
     )
