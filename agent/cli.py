@@ -86,9 +86,9 @@ def _cmd_index(args: argparse.Namespace) -> int:
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
-    from agent.wiring import build_agent
+    from agent.wiring import build_services
 
-    agent = build_agent(_settings(args))
+    agent = build_services(_settings(args)).agent
     if args.json:
         print(json.dumps(agent.ask(args.question).as_dict(), ensure_ascii=False))
         return 0

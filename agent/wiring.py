@@ -8,18 +8,20 @@ from pathlib import Path
 from typing import Any
 
 from agent.answering.assistant import AgentPolicy, SupportAgent
-from agent.knowledge.embeddings import Embedder, load_embedder
-from agent.errors import ConfigError
 from agent.answering.generation import GenerationOptions, Generator, LlamaCppGenerator
 from agent.answering.guard import GroundingGuard
-from agent.knowledge.index import open_client, open_collection, sync_index
 from agent.answering.inference_pool import InferencePool
+from agent.answering.prefix_cache import PrefixCache
+from agent.answering.turnstile import Turnstile
+from agent.errors import ConfigError
 from agent.knowledge.articles import KnowledgeBase, load_knowledge
-from agent.runtime.models import resolve
-from agent.privacy.redaction import Redactor
+from agent.knowledge.embeddings import Embedder, load_embedder
+from agent.knowledge.index import open_client, open_collection, sync_index
 from agent.knowledge.retrieval import Retriever, Scope
 from agent.privacy.audit import AuditLog
+from agent.privacy.redaction import Redactor
 from agent.privacy.subjects import DataSubjects, open_data_subjects
+from agent.runtime.models import resolve
 from agent.settings import Settings
 from agent.staff.accounts import StaffDirectory
 from agent.staff.services import StaffServices
@@ -52,8 +54,20 @@ def build_generator(settings: Settings) -> Generator:
             ca_file=settings.tls_ca_file,
         )
     path = resolve(settings.chat_model, settings.models_dir)
+    cache = None
+    if settings.prompt_cache_mb:
+        cache = PrefixCache(
+            model_id=f"{path.name}:{path.stat().st_size}:{settings.context_tokens}",
+            max_bytes=settings.prompt_cache_mb * 2**20,
+            disk_dir=settings.prompt_cache_dir,
+            max_disk_bytes=settings.prompt_cache_disk_mb * 2**20,
+        )
     return LlamaCppGenerator(
-        path, context_tokens=settings.context_tokens, threads=settings.threads, options=options
+        path,
+        context_tokens=settings.context_tokens,
+        threads=settings.threads,
+        options=options,
+        cache=cache,
     )
 
 
@@ -87,18 +101,24 @@ def agent_policy(settings: Settings) -> AgentPolicy:
         max_message_chars=settings.max_message_chars,
         company=settings.company_name,
         handoff={"en": settings.handoff_en, "de": settings.handoff_de},
+        busy={"en": settings.busy_en, "de": settings.busy_de},
+        source_margin=settings.source_margin,
         redactor=Redactor(settings.redaction_types, settings.phone_region),
     )
 
 
 def build_agent(settings: Settings, embedder: Embedder | None = None) -> SupportAgent:
-    """A ready SupportAgent for the given settings."""
+    """A ready SupportAgent for the given settings: model loaded, BM25 built (nothing waits for the
+    first customer)."""
     embedder = embedder or build_embedder(settings)
+    retriever = build_retriever(settings, embedder)
+    retriever.warm()
     return SupportAgent(
-        build_retriever(settings, embedder),
+        retriever,
         build_generator(settings),
         agent_policy(settings),
         GroundingGuard(embedder),
+        Turnstile(slots=1, max_waiting=settings.max_waiting_customers),
     )
 
 
@@ -126,14 +146,27 @@ def build_simulation(
 class Services:
     """Everything an entry point (CLI command, server, test) needs, built from one Settings.
 
-    The stores are opened at once (cheap); the agent (models, index) is built on first use, so
+    Each part is built on first use and then kept: `ask` never opens the conversation store, and
     `users list` or `audit verify` never load a model.
     """
 
     settings: Settings
-    subjects: DataSubjects
-    staff: StaffDirectory
-    embedder: Embedder | None = field(default=None, repr=False)
+    embedder: Embedder | None = field(default=None, repr=False)  # a loaded one to share (tests)
+
+    @cached_property
+    def subjects(self) -> DataSubjects:
+        """The conversation store, the keys and the audit trail (data-subject rights, retention)."""
+        return open_data_subjects(self.settings, forget_caches=self.forget_model_memory)
+
+    @cached_property
+    def staff(self) -> StaffDirectory:
+        """The staff accounts of the console, in the conversation store's database."""
+        return StaffDirectory(
+            self.subjects.store.engine,
+            max_failed_logins=self.settings.max_failed_logins,
+            lockout_minutes=self.settings.lockout_minutes,
+            session_minutes=self.settings.staff_session_minutes,
+        )
 
     @property
     def audit(self) -> AuditLog:
@@ -157,15 +190,5 @@ class Services:
 
 
 def build_services(settings: Settings, *, embedder: Embedder | None = None) -> Services:
-    """The services of one process for these settings."""
-    holder: list[Services] = []
-    subjects = open_data_subjects(settings, forget_caches=lambda: holder[0].forget_model_memory())
-    staff = StaffDirectory(
-        subjects.store.engine,
-        max_failed_logins=settings.max_failed_logins,
-        lockout_minutes=settings.lockout_minutes,
-        session_minutes=settings.staff_session_minutes,
-    )
-    services = Services(settings, subjects, staff, embedder)
-    holder.append(services)
-    return services
+    """The services of one process for these settings (call `harden_process(settings)` first)."""
+    return Services(settings, embedder)

@@ -40,6 +40,12 @@ def chromium_page(requests: list[str], **page_options: Any) -> Iterator[Any]:
             browser.close()
 
 
+def expect(actual: Any, message: str | None = None) -> Any:
+    """Playwright's waiting assertion (`expect(locator).to_be_visible()`…): it retries until its timeout,
+    so a page test never races the page. Use it for everything a page test looks for."""
+    return pytest.importorskip("playwright.sync_api").expect(actual, message)
+
+
 def screenshot(page: Any, name: str) -> None:
     """Save a full-page screenshot as a test artifact."""
     ARTIFACTS.mkdir(exist_ok=True)

@@ -8,7 +8,7 @@ import pytest
 
 from agent.answering.assistant import SupportAgent
 from agent.settings import Settings
-from agent.wiring import build_agent
+from agent.wiring import build_services
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.slow
@@ -16,7 +16,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def default_agent(demo_data_dir: Path) -> SupportAgent:
-    return build_agent(make_settings(demo_data_dir, chat_model=Settings.model_fields["chat_model"].default))
+    default_model = Settings.model_fields["chat_model"].default
+    return build_services(make_settings(demo_data_dir, chat_model=default_model)).agent
 
 
 @pytest.mark.parametrize(

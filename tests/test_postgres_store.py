@@ -12,14 +12,15 @@ import pytest
 import sqlalchemy as sa
 
 from agent.errors import ConfigError
+from agent.knowledge.embeddings import Embedder
 from agent.privacy.crypto import Keyring, new_reference_code
 from agent.privacy.store import ConversationStore, UnknownSubject
-from agent.privacy.subjects import open_data_subjects
 from agent.settings import load_settings
-from agent.wiring import build_agent
+from agent.wiring import build_services
 from tests.conftest import make_settings
 from tests.postgres_server import create_database, find_pg_bin, postgres_server
-from ui.app import BackgroundServer, create_app
+from tests.support import BackgroundServer
+from ui.app import create_app
 
 MASTER_KEY = "q7yGkqvx0mU0Jb3yq1G6rW2yV6Zr8a3cKJ0m9YQpX2s="  # test-only; replicas share one master key
 
@@ -63,7 +64,7 @@ def test_store_on_postgresql_seals_erases_and_expires(databases: tuple[str, str]
 
 
 def test_two_replicas_share_conversations_through_postgresql(
-    databases: tuple[str, str], demo_data_dir: Path, tmp_path: Path
+    databases: tuple[str, str], demo_data_dir: Path, tmp_path: Path, embedder: Embedder
 ) -> None:
     from gradio_client import Client
 
@@ -75,9 +76,7 @@ def test_two_replicas_share_conversations_through_postgresql(
         settings = make_settings(
             data_dir, conversation_store_url=conversations, key_store_url=keys, master_key=MASTER_KEY
         )
-        agent = build_agent(settings)
-        subjects = open_data_subjects(settings, forget_caches=agent.forget)
-        replicas.append(BackgroundServer(create_app(agent, settings, subjects)))
+        replicas.append(BackgroundServer(create_app(build_services(settings, embedder=embedder))))
     first, second = (server.start() for server in replicas)
     try:
         client = Client(first, verbose=False, download_files=False)

@@ -9,7 +9,6 @@ import os
 import shutil
 import sqlite3
 import tempfile
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,14 +18,16 @@ import httpx
 import pytest
 
 from agent.answering.assistant import SupportAgent
-from agent.privacy.audit import AuditLog
 from agent.cli import main
+from agent.knowledge.embeddings import Embedder
+from agent.privacy.audit import AuditLog
 from agent.privacy.crypto import new_reference_code
-from agent.privacy.subjects import DataSubjects, open_data_subjects
+from agent.privacy.subjects import DataSubjects
 from agent.settings import Settings
-from agent.wiring import build_agent
+from agent.wiring import build_services
 from tests.conftest import make_settings
-from ui.app import BackgroundServer, create_app
+from tests.support import BackgroundServer, wait_until
+from ui.app import create_app
 
 CANARY = "canary-3f9e1c"
 EMAIL = "jana.kowalski@example.de"
@@ -47,15 +48,13 @@ class App:
 
 
 @pytest.fixture(scope="module")
-def app(demo_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+def app(demo_data_dir: Path, tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[App]:
     data_dir = tmp_path_factory.mktemp("privacy-data")
     shutil.copytree(demo_data_dir / "index", data_dir / "index")
-    settings = make_settings(data_dir)
-    agent = build_agent(settings)
-    subjects = open_data_subjects(settings, forget_caches=agent.forget)
-    server = BackgroundServer(create_app(agent, settings, subjects))
+    services = build_services(make_settings(data_dir), embedder=embedder)
+    server = BackgroundServer(create_app(services))
     try:
-        yield App(server.start(), settings, agent, subjects)
+        yield App(server.start(), services.settings, services.agent, services.subjects)
     finally:
         server.stop()
 
@@ -240,16 +239,17 @@ def _text(message: dict) -> str:
 def test_server_purges_expired_conversations_on_a_schedule(tmp_path: Path) -> None:
     from ui.app import PurgeSchedule
 
-    subjects = open_data_subjects(make_settings(tmp_path, retention_days=7))
+    subjects = build_services(make_settings(tmp_path, retention_days=7)).subjects
     old = new_reference_code()
     subjects.store.open_subject(old, "v1", now=datetime(2020, 1, 1, tzinfo=UTC))
     schedule = PurgeSchedule(subjects, interval_s=0.2)
     schedule.start()
     try:
-        deadline = datetime.now(UTC) + timedelta(seconds=20)
-        while sum(e["event"] == "purge" for e in subjects.audit.entries()) < 2:
-            assert datetime.now(UTC) < deadline, "the schedule did not run twice"
-            threading.Event().wait(0.1)
+        wait_until(
+            lambda: sum(e["event"] == "purge" for e in subjects.audit.entries()) >= 2,
+            timeout_s=20,
+            what="the schedule running twice",
+        )
     finally:
         schedule.stop()
     with pytest.raises(Exception, match="No stored conversation"):

@@ -11,17 +11,18 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from agent.wiring import build_agent
-from tests.browser import chromium_page, screenshot
+from agent.knowledge.embeddings import Embedder
+from agent.wiring import build_services
+from tests.browser import chromium_page, expect, screenshot
 from tests.conftest import make_settings
-from ui.app import BackgroundServer, create_app
+from tests.support import BackgroundServer
+from ui.app import create_app
 from ui.security import SECURITY_HEADERS
 
 
 @pytest.fixture(scope="module")
-def chat_url(demo_data_dir: Path) -> Iterator[str]:
-    settings = make_settings(demo_data_dir)
-    server = BackgroundServer(create_app(build_agent(settings), settings))
+def chat_url(demo_data_dir: Path, embedder: Embedder) -> Iterator[str]:
+    server = BackgroundServer(create_app(build_services(make_settings(demo_data_dir), embedder=embedder)))
     try:
         yield server.start()
     finally:
@@ -91,17 +92,19 @@ def test_page_in_headless_chromium_answers_and_only_talks_to_its_own_origin(chat
     requests: list[str] = []
     with chromium_page(requests, locale="de-DE") as page:
         page.goto(chat_url)
-        page.locator("#consent-none").wait_for(timeout=60_000)
-        notice = page.locator("#ai-notice").inner_text()
-        assert "KI" in notice and "AI" in notice  # the AI and privacy notice come before any chat
-        assert not page.locator("#question textarea").is_visible()
+        expect(page.locator("#consent-none")).to_be_visible(timeout=60_000)
+        notice = page.locator("#ai-notice")  # the AI and privacy notice come before any chat
+        expect(notice).to_contain_text("KI")
+        expect(notice).to_contain_text("AI")
+        question = page.locator("#question textarea")
+        expect(question).to_be_hidden()
         page.locator("#consent-none").click()
-        page.locator("#question textarea").wait_for(timeout=60_000)
-        page.locator("#question textarea").fill("How long do I have to return an item?")
+        expect(question).to_be_visible(timeout=60_000)
+        question.fill("How long do I have to return an item?")
         page.locator("#send").click()
-        page.locator("#chat").get_by_text("Source:").wait_for(timeout=240_000)
+        expect(page.locator("#chat").get_by_text("Source:")).to_be_visible(timeout=240_000)
         link = page.locator("#chat a", has_text="Returning an item").first
-        assert link.get_attribute("href") == "https://help.nordlicht-shop.example/en/returns"
+        expect(link).to_have_attribute("href", "https://help.nordlicht-shop.example/en/returns")
         screenshot(page, "chat-page.png")
     origin = chat_url.rstrip("/")
     hosts = sorted({urlsplit(url).netloc or urlsplit(url).scheme for url in requests})

@@ -6,32 +6,36 @@ import logging
 import threading
 from typing import Any
 
-from agent.answering.assistant import SupportAgent
 from agent.privacy.config_audit import record_configuration
-from agent.privacy.subjects import DataSubjects, open_data_subjects
-from agent.runtime.process import harden_process
 from agent.privacy.records import privacy_page_html
+from agent.privacy.subjects import DataSubjects
+from agent.runtime.process import harden_process
 from agent.settings import Settings
+from agent.wiring import Services, build_services
 
 log = logging.getLogger(__name__)
 
+BUSY_HEADROOM = 20  # turns beyond the agent's line that still get their "busy" answer at once
 
-def create_app(agent: SupportAgent, settings: Settings, subjects: DataSubjects | None = None) -> Any:
+
+def create_app(services: Services) -> Any:
     """The ASGI app: the customer chat at '/', the privacy page at '/privacy', the staff console at
-    '/admin' (login at '/admin/login'), security headers on all."""
-    # First: the egress guard and the temp dirs, even for a server started through create_app alone;
-    # then Gradio, some of whose modules read GRADIO_TEMP_DIR once, at import.
+    '/admin' (login at '/admin/login'), security headers on all.
+
+    Hardens the process first (a server started through create_app alone is guarded too), and imports
+    Gradio and the pages only then: some Gradio modules read GRADIO_TEMP_DIR once, at import.
+    """
+    settings = services.settings
     harden_process(settings)
     import gradio as gr
     from fastapi import FastAPI
     from fastapi.responses import HTMLResponse
 
-    from agent.staff.accounts import StaffDirectory
     from ui.admin import ADMIN_PATH, AdminGate, Console, add_login_routes, build_console, session_token
     from ui.chat import build_chat
     from ui.security import SecurityHeaders
 
-    subjects = subjects or open_data_subjects(settings, forget_caches=agent.forget)
+    agent, subjects = services.agent, services.subjects
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     privacy_page = privacy_page_html(settings)
 
@@ -39,17 +43,13 @@ def create_app(agent: SupportAgent, settings: Settings, subjects: DataSubjects |
     def privacy() -> str:
         return privacy_page
 
-    staff = StaffDirectory(
-        subjects.store.engine,
-        max_failed_logins=settings.max_failed_logins,
-        lockout_minutes=settings.lockout_minutes,
-        session_minutes=settings.staff_session_minutes,
-    )
-    console = Console(settings, agent, subjects, staff)
-    add_login_routes(app, console)
+    # The staff console, from the services (built in agent.wiring, never here).
+    staff_services = services.staff_services
+    console = Console(staff_services)
+    add_login_routes(app, staff_services)
 
     def staff_user(request: Any) -> str | None:
-        session = staff.session(session_token(request))
+        session = staff_services.session(session_token(request))
         return session.username if session else None
 
     app = gr.mount_gradio_app(
@@ -63,7 +63,12 @@ def create_app(agent: SupportAgent, settings: Settings, subjects: DataSubjects |
         mcp_server=False,
         pwa=False,
     )
-    page = build_chat(agent, settings, subjects).queue(default_concurrency_limit=1)
+    # Every turn retrieves at once and then waits for the model in the agent's own line (it shows
+    # the place in line, and answers "busy" beyond max_waiting_customers): Gradio must let
+    # more turns run than that line holds, or the overflow would wait silently in Gradio's queue.
+    page = build_chat(agent, settings, subjects).queue(
+        default_concurrency_limit=settings.max_waiting_customers + 1 + BUSY_HEADROOM, max_size=200
+    )
     app = gr.mount_gradio_app(
         app,
         page,
@@ -76,22 +81,20 @@ def create_app(agent: SupportAgent, settings: Settings, subjects: DataSubjects |
         mcp_server=False,
         pwa=False,
     )
-    return SecurityHeaders(AdminGate(app, staff))
+    return SecurityHeaders(AdminGate(app, staff_services))
 
 
 def serve(settings: Settings) -> None:
     """Load the models, open the index and serve the chat until interrupted."""
     import uvicorn
 
-    from agent.wiring import build_agent
-
     harden_process(settings)
-    agent = build_agent(settings)
-    subjects = open_data_subjects(settings, forget_caches=agent.forget)
-    record_configuration(settings, subjects.audit)
-    purger = PurgeSchedule(subjects, settings.purge_interval_minutes * 60)
+    services = build_services(settings)
+    services.agent  # noqa: B018 - load the models and open the index before anything is recorded
+    record_configuration(settings, services.audit)
+    purger = PurgeSchedule(services.subjects, settings.purge_interval_minutes * 60)
     purger.start()
-    app = create_app(agent, settings, subjects)
+    app = create_app(services)
     log.info("chat page on http://%s:%d", settings.host, settings.port)
     try:
         uvicorn.run(
@@ -133,32 +136,3 @@ class PurgeSchedule:
             except Exception:  # the schedule must outlive one failed run (e.g. a full disk)
                 log.exception("retention purge failed; will retry")
             self._stop.wait(self._interval_s)
-
-
-class BackgroundServer:
-    """Runs the app with uvicorn in a thread (for tests and tools); `url` once started."""
-
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
-        import uvicorn
-
-        self._server = uvicorn.Server(
-            uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
-        )
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self.url = ""
-
-    def start(self) -> str:
-        """Start and wait until the port is bound."""
-        self._thread.start()
-        while not self._server.started:
-            if not self._thread.is_alive():
-                raise RuntimeError("the web server did not start")
-            threading.Event().wait(0.05)
-        host, port = self._server.servers[0].sockets[0].getsockname()[:2]
-        self.url = f"http://{host}:{port}/"
-        return self.url
-
-    def stop(self) -> None:
-        """Ask the server to finish and wait for it."""
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
