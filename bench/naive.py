@@ -15,11 +15,11 @@ from pathlib import Path
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from agent.answering.assistant import Answer, Citation
-from agent.knowledge.embeddings import Embedder
 from agent.answering.generation import Generator
-from agent.knowledge.index import open_client
-from agent.knowledge.articles import KnowledgeBase
 from agent.answering.language import detect_language
+from agent.knowledge.articles import KnowledgeBase
+from agent.knowledge.embeddings import Embedder
+from agent.knowledge.index import open_client
 
 PROMPT = (
     "Use the following pieces of context to answer the question at the end. If you don't know the "

@@ -5,12 +5,13 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from tests.support import free_port
 
 
 def find_pg_bin() -> Path | None:
@@ -33,7 +34,7 @@ def postgres_server(bin_dir: Path) -> Iterator[str]:
     if as_root:
         shutil.chown(root, "postgres", "postgres")
     data = root / "data"
-    port = _free_port()
+    port = free_port()
     subprocess.run(
         [*run_as, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "agent", "-E", "UTF8",
          "--no-sync"],
@@ -64,9 +65,3 @@ def create_database(server_url: str, name: str) -> str:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     engine.dispose()
     return f"{server_url}/{name}"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

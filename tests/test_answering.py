@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from agent.answering.assistant import SupportAgent
-from agent.errors import MessageError
-from agent.answering.generation import Generator, Message
+from agent.answering.generation import Generator
 from agent.answering.guard import GroundingGuard
+from agent.errors import MessageError
 from agent.knowledge.articles import load_knowledge
 from agent.wiring import agent_policy, build_generator, build_retriever
 from tests.conftest import KNOWLEDGE_DIR, make_settings
+from tests.fakes import RecordingGenerator
 
 HIDDEN_IDS = {a.id for a in load_knowledge(KNOWLEDGE_DIR).articles if not a.customer_visible}
-
-
-class RecordingGenerator:
-    """Wraps the real generator and records every prompt it is asked to complete."""
-
-    def __init__(self, real: Generator) -> None:
-        self._real = real
-        self.prompts: list[list[Message]] = []
-
-    def stream(self, messages: list[Message]) -> Iterator[str]:
-        self.prompts.append(messages)
-        yield from self._real.stream(messages)
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +42,7 @@ def test_answer_cites_the_right_article(recorded: tuple[SupportAgent, RecordingG
     assert answer.text
     assert answer.citations[0].id == "en-returns"
     assert answer.citations[0].url == "https://help.nordlicht-shop.example/en/returns"
-    assert set(answer.timings) == {"retrieve_s", "ttft_s", "total_s"}
+    assert {"retrieve_s", "ttft_s", "total_s"} <= set(answer.timings)
     assert len(generator.prompts) == 1
     assert "30 days" in generator.prompts[0][0]["content"]  # the article text is in the prompt
 

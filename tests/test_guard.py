@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from agent.answering.assistant import SupportAgent
-from agent.answering.generation import Message
 from agent.answering.guard import GroundingGuard, complete_sentences, split_sentences, unsupported_facts
 from agent.knowledge.retrieval import Source
 from agent.wiring import agent_policy, build_retriever
 from tests.conftest import make_settings
+from tests.fakes import LoopingGenerator, ScriptedGenerator
 
 RETURNS = Source(
     article_id="en-returns",
@@ -92,17 +91,6 @@ def test_sentence_splitting_keeps_abbreviations_and_list_items() -> None:
     assert done == ["First one."] and rest == "Second one is still comi"
 
 
-class ScriptedGenerator:
-    """Fault injection: a model that says exactly this (e.g. a confident invention)."""
-
-    def __init__(self, text: str) -> None:
-        self._text = text
-
-    def stream(self, messages: list[Message]) -> Iterator[str]:
-        for word in self._text.split(" "):
-            yield word + " "
-
-
 def _agent(demo_data_dir: Path, embedder, text: str) -> SupportAgent:
     settings = make_settings(demo_data_dir)
     return SupportAgent(
@@ -159,23 +147,6 @@ def test_model_saying_not_covered_becomes_a_handoff(demo_data_dir: Path, embedde
     answer = _agent(demo_data_dir, embedder, "NOT_COVERED").ask(QUESTION)
     assert answer.refused and answer.citations == []
     assert "support@nordlicht-shop.example" in answer.text
-
-
-class LoopingGenerator:
-    """Fault injection: a model stuck repeating one sentence; records whether it was stopped."""
-
-    def __init__(self, sentence: str) -> None:
-        self._sentence = sentence
-        self.produced = 0
-        self.closed = False
-
-    def stream(self, messages: list[Message]) -> Iterator[str]:
-        try:
-            while self.produced < 1000:
-                self.produced += 1
-                yield self._sentence + " "
-        finally:
-            self.closed = True
 
 
 def test_a_looping_model_is_stopped_and_said_once(demo_data_dir: Path, embedder) -> None:

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from agent.knowledge.articles import load_knowledge
 from agent.knowledge.embeddings import SentenceTransformerEmbedder
 from agent.knowledge.index import open_client, open_collection, read_state, sync_index
-from agent.knowledge.articles import load_knowledge
 from tests.conftest import write_article
+from tests.fakes import FailingEmbedder
 
 
 def _chunk_ids_by_article(index_dir: Path, embedder: SentenceTransformerEmbedder) -> dict[str, set[str]]:
@@ -72,24 +73,6 @@ def test_add_change_delete_touch_exactly_those_articles(
     assert sorted(again.unchanged) == ["en-returns", "en-shipping", "en-warranty"]
 
 
-class _FailingEmbedder:
-    """Fault injection: the real embedder, failing after a number of batches (a crash mid-run)."""
-
-    def __init__(self, real: SentenceTransformerEmbedder, fail_after: int) -> None:
-        self.name = real.name
-        self._real = real
-        self._left = fail_after
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        if self._left == 0:
-            raise RuntimeError("simulated crash")
-        self._left -= 1
-        return self._real.embed_documents(texts)
-
-    def embed_query(self, text: str) -> list[float]:
-        return self._real.embed_query(text)
-
-
 def test_interrupted_run_leaves_previous_index_usable(
     small_kb: Path, tmp_path: Path, embedder: SentenceTransformerEmbedder
 ) -> None:
@@ -99,7 +82,7 @@ def test_interrupted_run_leaves_previous_index_usable(
         write_article(small_kb, name, body=f"## New\n\nUpdated text for {name}.")
 
     with pytest.raises(RuntimeError, match="simulated crash"):
-        sync_index(load_knowledge(small_kb), _FailingEmbedder(embedder, 1), index_dir, progress=False)
+        sync_index(load_knowledge(small_kb), FailingEmbedder(embedder, 1), index_dir, progress=False)
 
     found = _chunk_ids_by_article(index_dir, embedder)
     assert set(found) == {"en-returns", "en-shipping", "en-payment"}  # every article still findable

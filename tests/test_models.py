@@ -70,3 +70,24 @@ def test_any_gguf_in_models_dir_can_be_selected(tmp_path: Path) -> None:
     assert resolve("my-own-model.gguf", models) == own
     with pytest.raises(ModelError, match="No model named 'nothing-here'"):
         resolve("nothing-here", models)
+
+
+def test_forget_wipes_the_kv_cache_through_llama_cpps_public_api(tmp_path: Path) -> None:
+    """Erasure relies on llama.cpp's C API (Llama.ctx, llama_get_memory, llama_memory_clear): this fails
+    if an upgrade of llama-cpp-python moves or drops it, instead of leaving a prompt in the model."""
+    import llama_cpp
+
+    from agent.wiring import build_generator
+    from tests.conftest import make_settings
+
+    generator = build_generator(make_settings(tmp_path))
+    "".join(generator.stream([{"role": "user", "content": "Say hello."}]))
+    llm = generator._llm  # type: ignore[attr-defined]
+    memory = llama_cpp.llama_get_memory(llm.ctx)
+    assert memory is not None
+    assert llama_cpp.llama_memory_seq_pos_max(memory, 0) >= 0  # the prompt is in the KV cache
+
+    generator.forget()
+
+    assert llama_cpp.llama_memory_seq_pos_max(memory, 0) == -1
+    assert llm.n_tokens == 0 and not llm.input_ids.any()

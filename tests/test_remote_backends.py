@@ -5,54 +5,40 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from agent.errors import ModelError
 from agent.answering.generation import GenerationOptions
 from agent.answering.inference_pool import InferencePool
+from agent.errors import ModelError
 from agent.runtime.models import resolve
 from tests.conftest import MODELS_DIR, SMALL_CHAT_MODEL
+from tests.support import free_port, wait_for_http
 
 CHROMA = Path(sys.executable).with_name("chroma")
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _start(command: list[str], ready_url: str, log: Path) -> subprocess.Popen[bytes]:
     """Start a server and wait (up to 2 minutes) until `ready_url` answers 200."""
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{command[0]} exited: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(ready_url, timeout=2).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    process.kill()
-    raise RuntimeError(f"{command[0]} did not become ready: {log.read_text()[-2000:]}")
+    try:
+        wait_for_http(ready_url, timeout_s=120, process=process)
+    except (AssertionError, RuntimeError) as exc:
+        process.kill()
+        raise RuntimeError(f"{command[0]} did not become ready ({exc}): {log.read_text()[-2000:]}") from None
+    return process
 
 
 @pytest.fixture(scope="module")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     path = tmp_path_factory.mktemp("chroma-server")
-    port = _free_port()
+    port = free_port()
     command = [str(CHROMA), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)]
     process = _start(command, f"http://127.0.0.1:{port}/api/v2/heartbeat", path.parent / "chroma.log")
     yield f"http://127.0.0.1:{port}", path
@@ -62,7 +48,7 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
 
 @pytest.fixture(scope="module")
 def inference_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     command = [
         sys.executable,
         "-m",
@@ -98,7 +84,7 @@ def test_index_and_answer_through_a_chroma_server_and_an_inference_pool(
     chroma_server: tuple[str, Path], inference_server: str, tmp_path: Path
 ) -> None:
     store_url, store_path = chroma_server
-    dead = f"http://127.0.0.1:{_free_port()}/v1"  # a pool member that is down: skipped
+    dead = f"http://127.0.0.1:{free_port()}/v1"  # a pool member that is down: skipped
     env = {
         "SUPPORT_AGENT_DATA_DIR": str(tmp_path / "data"),
         "SUPPORT_AGENT_KNOWLEDGE_DIR": str(ROOT / "knowledge"),
@@ -124,7 +110,7 @@ def test_index_and_answer_through_a_chroma_server_and_an_inference_pool(
 
 def test_pool_reports_clearly_when_no_server_answers() -> None:
     pool = InferencePool(
-        [f"http://127.0.0.1:{_free_port()}/v1", f"http://127.0.0.1:{_free_port()}/v1"],
+        [f"http://127.0.0.1:{free_port()}/v1", f"http://127.0.0.1:{free_port()}/v1"],
         model="default",
         options=GenerationOptions(max_tokens=8),
     )

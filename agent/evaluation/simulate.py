@@ -9,13 +9,13 @@ import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from tqdm import tqdm
 
-from agent.answering.assistant import Answer
-from agent.errors import AgentError, MessageError
+from agent.answering.assistant import Answer, SupportAgent
 from agent.answering.guard import unsupported_facts
+from agent.errors import AgentError, MessageError
 from agent.knowledge.articles import KnowledgeBase
 
 
@@ -31,10 +31,6 @@ class Question:
     question: str
     expected_article: str | None
     language: str | None = None
-
-
-class Pipeline(Protocol):
-    def ask(self, question: str) -> Answer: ...
 
 
 def load_questions(path: Path) -> list[Question]:
@@ -92,7 +88,7 @@ def _csv_rows(path: Path, text: str) -> list[tuple[int, Any]]:
 
 
 def run_simulation(
-    pipeline: Any,
+    pipeline: SupportAgent,
     questions: list[Question],
     out_dir: Path,
     *,
@@ -119,7 +115,7 @@ def run_simulation(
 
 
 def _replay(
-    pipeline: Any, question: Question, bodies: dict[str, str], retrieval_only: bool
+    pipeline: SupportAgent, question: Question, bodies: dict[str, str], retrieval_only: bool
 ) -> dict[str, Any]:
     try:
         answer = (

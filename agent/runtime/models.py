@@ -92,16 +92,11 @@ def verify(spec: ModelSpec, models_dir: Path) -> Path:
     return path
 
 
-def resolve(name: str, models_dir: Path, *, verify_hash: bool = True) -> Path:
-    """Path of a model chosen by manifest name, or by a file/folder name inside models_dir."""
+def resolve(name: str, models_dir: Path) -> Path:
+    """Path of a model chosen by manifest name (verified), or by a file/folder name inside models_dir."""
     for spec in load_manifest(models_dir):
         if name in (spec.name, spec.file):
-            if verify_hash:
-                return verify(spec, models_dir)
-            path = models_dir / spec.file
-            if not path.exists():
-                raise ModelError(f"The model file {path} is missing. Run `{FETCH_COMMAND}` to install it.")
-            return path
+            return verify(spec, models_dir)
     path = Path(name) if Path(name).is_absolute() else models_dir / name
     if path.exists():
         return path
@@ -143,13 +138,6 @@ def fetch(spec: ModelSpec, models_dir: Path) -> Path:
             )
         partial.rename(target)  # same file system: atomic, so a crash never leaves half a model
     return target
-
-
-def fetch_all(models_dir: Path, roles: set[str] | None = None) -> list[Path]:
-    """Fetch every manifest model (or those with the given roles)."""
-    return [
-        fetch(spec, models_dir) for spec in load_manifest(models_dir) if roles is None or spec.role in roles
-    ]
 
 
 def _pip_install(requirements: list[str], target: Path) -> None:
