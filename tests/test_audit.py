@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.privacy.audit import AuditLog
 from agent.cli import main
+from agent.privacy.audit import AuditLog
 
 
 @pytest.fixture
