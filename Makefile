@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CLI    := $(BIN)/support-agent
 
-.PHONY: run test index models install lint browser postgres egress-check bench-quality bench-privacy
+.PHONY: run test index models install lint browser postgres egress-check bench-quality bench-privacy bench-latency
 
 run: index
 	$(CLI) serve
@@ -45,6 +45,11 @@ egress-check: models browser
 # Ours vs the naive quickstart RAG on eval/dev.jsonl, same chat model, one run (about an hour on 2 cores).
 bench-quality: models
 	$(BIN)/python bench/quality.py
+
+# How long customers wait through the served page at 1, 4, 8 and 20 at once, ours vs naive, one run
+# (about half an hour on 2 cores); writes bench/out/latency.json.
+bench-latency: index
+	$(BIN)/python bench/latency.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -13,6 +13,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from agent.customer_texts import CustomerTexts
 from agent.errors import ConfigError
 from agent.privacy.redaction import REDACTION_TYPES
 from agent.runtime.endpoints import check_endpoint, parse_endpoint
@@ -22,7 +23,7 @@ CONFIG_FILE_ENV = "SUPPORT_AGENT_CONFIG"
 DEFAULT_CONFIG_FILE = Path("support-agent.toml")
 
 
-class Settings(BaseSettings):
+class Settings(CustomerTexts, BaseSettings):
     """Every setting of the agent. Env var = SUPPORT_AGENT_<NAME>; file = TOML with the same names."""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", validate_default=True)
@@ -94,6 +95,13 @@ class Settings(BaseSettings):
         le=1.0,
         description="A second or further article joins the prompt only when its relevance is within this "
         "of the best article's (each article costs the model seconds of reading).",
+    )
+    prompt_lookup_tokens: int = Field(
+        0,
+        ge=0,
+        le=32,
+        description="Prompt-lookup decoding: how many tokens to guess ahead by copying from the articles "
+        "(answers often quote them). 0 = off.",
     )
     prompt_cache_mb: int = Field(
         1024,
@@ -201,26 +209,6 @@ class Settings(BaseSettings):
         "Nordlicht Store GmbH, Beispielstraße 1, 10115 Berlin",
         description="The controller named in the privacy notice and the record of processing.",
     )
-    privacy_notice_en: str = Field(
-        "An AI assistant answers you, using only our help-center articles. If you choose to keep the "
-        "conversation, we store it encrypted for {retention_days} days to answer follow-ups and improve "
-        "our help center, then delete it. Personal data such as e-mail addresses or phone numbers is "
-        "removed from your messages before the AI sees them. You can download or delete your conversation "
-        "at any time with your reference code. Questions: {contact}.",
-        description="Short notice shown before the first message (English). {retention_days} and {contact} "
-        "are filled in.",
-    )
-    privacy_notice_de: str = Field(
-        "Ihnen antwortet ein KI-Assistent, ausschließlich auf Grundlage unserer Hilfeartikel. Wenn Sie "
-        "das Gespräch speichern lassen, bewahren wir es {retention_days} Tage verschlüsselt auf, um "
-        "Rückfragen zu beantworten und unser Hilfe-Center zu verbessern, und löschen es danach. "
-        "Personenbezogene Daten wie E-Mail-Adressen oder Telefonnummern werden aus Ihren Nachrichten "
-        "entfernt, bevor die KI sie sieht. Mit Ihrem Referenzcode können Sie das Gespräch jederzeit "
-        "herunterladen oder löschen. Fragen: {contact}.",
-        description="Short notice shown before the first message (German). {retention_days} and {contact} "
-        "are filled in.",
-    )
-
     # Staff console (/admin)
     draft_knowledge_dirs: list[Path] = Field(
         default_factory=list,
@@ -240,46 +228,6 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address the chat page listens on.")
     port: int = Field(7860, ge=1, le=65535, description="Port the chat page listens on.")
     company_name: str = Field("Nordlicht Store", description="Shown in the page title.")
-    ai_notice_en: str = Field(
-        "You are chatting with an AI assistant. It answers only from our help-center articles and "
-        "may make mistakes. You can ask for a human at any time.",
-        description="Notice shown above the chat (English).",
-    )
-    ai_notice_de: str = Field(
-        "Sie chatten mit einem KI-Assistenten. Er antwortet nur auf Grundlage unserer Hilfeartikel "
-        "und kann sich irren. Sie können jederzeit einen Menschen sprechen.",
-        description="Notice shown above the chat (German).",
-    )
-    example_questions: list[str] = Field(
-        default_factory=lambda: [
-            "Wie lange habe ich Zeit, etwas zurückzuschicken?",
-            "Kann ich auf Rechnung bezahlen?",
-            "How long does delivery to Austria take?",
-            "How do I get my personal data deleted?",
-        ],
-        description="Example questions offered under the chat box.",
-    )
-    handoff_en: str = Field(
-        "I'm sorry, our help center does not cover this question. A member of our support team can "
-        "help: write to support@nordlicht-shop.example or call +49 30 1234 5678 (Mon–Fri 9:00–18:00).",
-        description="Answer when the help center does not cover a question (English).",
-    )
-    handoff_de: str = Field(
-        "Das tut mir leid, dazu gibt es in unserem Hilfe-Center keinen Artikel. Unser Support-Team "
-        "hilft Ihnen gern: support@nordlicht-shop.example oder +49 30 1234 5678 (Mo–Fr 9–18 Uhr).",
-        description="Answer when the help center does not cover a question (German).",
-    )
-    busy_en: str = Field(
-        "Sorry, a lot of customers are asking right now. Please try again in a minute – or talk to a "
-        "human: write to support@nordlicht-shop.example or call +49 30 1234 5678 (Mon–Fri 9:00–18:00).",
-        description="Answer when too many customers wait for the model (English).",
-    )
-    busy_de: str = Field(
-        "Entschuldigung, gerade fragen sehr viele Kunden gleichzeitig. Bitte versuchen Sie es in einer "
-        "Minute noch einmal – oder sprechen Sie mit einem Menschen: support@nordlicht-shop.example oder "
-        "+49 30 1234 5678 (Mo–Fr 9–18 Uhr).",
-        description="Answer when too many customers wait for the model (German).",
-    )
 
     @field_validator("scope_collections", "scope_languages", "allowed_jurisdictions")
     @classmethod
@@ -397,14 +345,6 @@ class Settings(BaseSettings):
         return text.replace("{retention_days}", str(self.retention_days)).replace(
             "{contact}", self.privacy_contact
         )
-
-    def handoff_text(self, language: str) -> str:
-        """The 'not covered, here is a human' answer in the customer's language."""
-        return self.handoff_de if language == "de" else self.handoff_en
-
-    def ai_notice(self, language: str) -> str:
-        """The AI notice in the given language."""
-        return self.ai_notice_de if language == "de" else self.ai_notice_en
 
     @classmethod
     def settings_customise_sources(

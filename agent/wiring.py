@@ -57,7 +57,7 @@ def build_generator(settings: Settings) -> Generator:
     cache = None
     if settings.prompt_cache_mb:
         cache = PrefixCache(
-            model_id=f"{path.name}:{path.stat().st_size}:{settings.context_tokens}",
+            model_id=f"{path.name}:{path.stat().st_size}:{settings.context_tokens}:{settings.prompt_lookup_tokens}",
             max_bytes=settings.prompt_cache_mb * 2**20,
             disk_dir=settings.prompt_cache_dir,
             max_disk_bytes=settings.prompt_cache_disk_mb * 2**20,
@@ -68,6 +68,7 @@ def build_generator(settings: Settings) -> Generator:
         threads=settings.threads,
         options=options,
         cache=cache,
+        lookup_tokens=settings.prompt_lookup_tokens,
     )
 
 

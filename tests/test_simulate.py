@@ -67,7 +67,7 @@ def test_simulate_writes_results_summary_and_report(tmp_path: Path, mode: list[s
     assert [r["id"] for r in rows] == ["q1", "q2", "q3", "q4"]
     for row in rows:
         assert RESULT_KEYS <= set(row)
-        assert set(row["timings"]) == {"retrieve_s", "ttft_s", "total_s"}
+        assert {"retrieve_s", "ttft_s", "total_s"} <= set(row["timings"])
         assert all(set(c) == {"id", "title", "url"} for c in row["citations"])
     assert rows[2]["refused"] is True and rows[2]["citations"] == []
     assert rows[0]["retrieved"][0] == "de-ruecksendung"

@@ -10,12 +10,12 @@ from typing import Any
 import gradio as gr
 
 from agent.answering.assistant import Answer, Citation, SupportAgent
-from agent.privacy.crypto import normalise_reference_code
-from agent.errors import AgentError, MessageError
-from agent.staff.helpdesk import notify_helpdesk
 from agent.answering.language import detect_language
+from agent.errors import AgentError, MessageError
+from agent.privacy.crypto import normalise_reference_code
 from agent.privacy.subjects import DataSubjects
 from agent.settings import Settings
+from agent.staff.helpdesk import notify_helpdesk
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,11 @@ _REDACTED = {
 _HANDOFF_HINT = {
     "de": "👉 Über „Mit einem Menschen sprechen“ unten geben Sie Ihre Frage an unser Team weiter.",
     "en": "👉 Use “Talk to a human” below to pass your question to our team.",
+}
+_READING = {"de": "🔎 Ich lese: {links} …", "en": "🔎 Reading: {links} …"}
+_QUEUED = {
+    "de": "⏳ Sie sind gleich dran – {ahead} Kunde(n) vor Ihnen.",
+    "en": "⏳ You're next in line – {ahead} customer(s) ahead of you.",
 }
 _NOT_SAVED = {
     "de": "(Dieses Gespräch konnte gerade nicht gespeichert werden.)",
@@ -116,6 +121,10 @@ def respond(
 
 def _shown(answer: Answer) -> str:
     text = format_answer(answer) if answer.done else answer.text
+    if not answer.done and not text and answer.reading:
+        text = _READING[_lang(answer)].format(links=" · ".join(_link(c) for c in answer.reading))
+        if answer.queued:
+            text = f"{text}\n\n{_QUEUED[_lang(answer)].format(ahead=answer.queued)}"
     if answer.done and answer.refused:
         text = f"{text}\n\n{_HANDOFF_HINT[_lang(answer)]}"
     if answer.redacted:

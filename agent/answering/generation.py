@@ -118,8 +118,10 @@ class LlamaCppGenerator:
         threads: int,
         options: GenerationOptions,
         cache: PrefixCache | None = None,
+        lookup_tokens: int = 0,
     ) -> None:
         from llama_cpp import Llama
+        from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
 
         try:
             self._llm = Llama(
@@ -129,6 +131,12 @@ class LlamaCppGenerator:
                 n_threads_batch=threads,
                 verbose=False,
                 seed=42,
+                # Answers copy phrases from the articles: guessed tokens are checked in one batch. The
+                # library keeps logits of every prompt token then; its buffer must be sized for that.
+                draft_model=LlamaPromptLookupDecoding(num_pred_tokens=lookup_tokens)
+                if lookup_tokens
+                else None,
+                logits_all=bool(lookup_tokens),
             )
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"llama.cpp could not load {model_path}: {exc}") from exc

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import httpx
 
-from agent.errors import ModelError
 from agent.answering.generation import STOP, GenerationOptions, Message
+from agent.errors import ModelError
 
 log = logging.getLogger(__name__)
 

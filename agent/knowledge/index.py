@@ -14,11 +14,11 @@ from typing import Any
 
 from tqdm import tqdm
 
+from agent.errors import IndexNotReadyError
+from agent.knowledge.articles import Article, KnowledgeBase
 from agent.knowledge.chunking import chunk_article
 from agent.knowledge.embeddings import Embedder
 from agent.runtime.endpoints import parse_endpoint
-from agent.errors import IndexNotReadyError
-from agent.knowledge.articles import Article, KnowledgeBase
 
 log = logging.getLogger(__name__)
 
