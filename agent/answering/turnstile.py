@@ -50,25 +50,21 @@ class Turnstile:
 
         def wait() -> Iterator[int]:
             nonlocal admitted
-            last = -1
+            shown = -1
             while True:
                 with self._changed:
-                    ahead = self._line.index(number)
-                    if ahead == 0 and self._active < self._slots:
+                    ahead = self._line.index(number) + (self._active >= self._slots)
+                    if ahead == 0:
                         self._line.popleft()
                         self._active += 1
                         admitted = True
                         self._changed.notify_all()
                         return
-                    if ahead != last:
-                        position = ahead + (self._active >= self._slots)
-                    else:
-                        position = -1
-                    if position < 0:
+                    if ahead == shown:
                         self._changed.wait(timeout=1.0)
                         continue
-                last = ahead
-                yield position
+                shown = ahead
+                yield ahead
 
         try:
             yield wait()
