@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import (
@@ -228,6 +229,9 @@ class Settings(CustomerTexts, BaseSettings):
     host: str = Field("127.0.0.1", description="Address the chat page listens on.")
     port: int = Field(7860, ge=1, le=65535, description="Port the chat page listens on.")
     company_name: str = Field("Nordlicht Store", description="Shown in the page title.")
+    german_address: Literal["Sie", "du"] = Field(
+        "Sie", description='How German answers address the customer: formal "Sie" or informal "du".'
+    )
 
     @field_validator("scope_collections", "scope_languages", "allowed_jurisdictions")
     @classmethod

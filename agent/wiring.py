@@ -9,7 +9,7 @@ from typing import Any
 
 from agent.answering.assistant import AgentPolicy, SupportAgent
 from agent.answering.generation import GenerationOptions, Generator, LlamaCppGenerator
-from agent.answering.guard import GroundingGuard
+from agent.answering.guard import GroundingGuard, GuardPolicy
 from agent.answering.inference_pool import InferencePool
 from agent.answering.prefix_cache import PrefixCache
 from agent.answering.turnstile import Turnstile
@@ -104,6 +104,7 @@ def agent_policy(settings: Settings) -> AgentPolicy:
         handoff={"en": settings.handoff_en, "de": settings.handoff_de},
         busy={"en": settings.busy_en, "de": settings.busy_de},
         source_margin=settings.source_margin,
+        german_address=settings.german_address,
         redactor=Redactor(settings.redaction_types, settings.phone_region),
     )
 
@@ -118,7 +119,7 @@ def build_agent(settings: Settings, embedder: Embedder | None = None) -> Support
         retriever,
         build_generator(settings),
         agent_policy(settings),
-        GroundingGuard(embedder),
+        GroundingGuard(embedder, GuardPolicy(formal_german=settings.german_address == "Sie")),
         Turnstile(slots=1, max_waiting=settings.max_waiting_customers),
     )
 

@@ -71,6 +71,7 @@ class AgentPolicy:
     # every article costs the model seconds of reading.
     source_margin: float = 1.0
     busy: dict[str, str] = field(default_factory=dict)  # the "too many customers" text per language
+    german_address: str = "Sie"  # formal or informal German ("du")
 
 
 class SupportAgent:
@@ -127,7 +128,9 @@ class SupportAgent:
         base = replace(base, reading=[_citation(s) for s in sources])
         yield base  # the customer sees at once which articles the answer will come from
         recent = list(history)[-self._policy.history_turns :] if self._policy.history_turns else []
-        messages = build_messages(base.question, sources, language, recent, self._policy.company)
+        messages = build_messages(
+            base.question, sources, language, recent, self._policy.company, self._policy.german_address
+        )
         kept: list[Verdict] = []
         removed: list[str] = []
         abstained = False

@@ -80,10 +80,13 @@ def build_messages(
     language: str,
     history: list[tuple[str, str]],
     company: str,
+    german_address: str = "Sie",
 ) -> Prompt:
     """The chat prompt: rules, numbered sources, then the answer language, recent history, the question."""
     blocks = [rules(company), *(source_block(n, s) for n, s in enumerate(sources, start=1))]
     tail = f"\n\nAlways answer in {_LANGUAGE_NAMES.get(language, 'English')}."
+    if language == "de":
+        tail += f' Address the customer as "{german_address}".'
     messages: list[Message] = [{"role": "system", "content": "".join(blocks) + tail}]
     for asked, answered in history:
         messages.append({"role": "user", "content": asked})

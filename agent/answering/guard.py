@@ -18,6 +18,14 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"\+?\d[\d ()/-]{6,}\d")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _PLACEHOLDER = "\u0000"
+_WORD = re.compile(r"\w+")
+_LANGUAGES = ("de", "en")
+_YES_NO = frozenset(tokenize("yes yeah yep ja nein doch", ("de", "en")))
+# "no" and "nein" count only at the start of a sentence ("no fee" is not an answer to a yes/no question).
+_NEGATIONS = frozenset(
+    "not never none nothing cannot nicht nie niemals kein keine keinen keinem keiner keines nichts".split()
+)
+_INFORMAL = re.compile(r"\b(?:du|dich|dir|dein|deine|deinen|deinem|deiner|deines)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -36,9 +44,10 @@ class Verdict:
 class GuardPolicy:
     """Thresholds of the guard (see docs/quality.md for how they were chosen)."""
 
-    min_lexical: float = 0.5  # share of the sentence's word stems found in one passage
+    min_lexical: float = 0.5  # share of the sentence's own word stems (not the question's) in one passage
     min_semantic: float = 0.88  # cosine of sentence and passage (multilingual-e5 scale)
     max_foreign_terms: int = 1  # question words the sentence repeats that no passage contains
+    formal_german: bool = True  # German answers say "Sie"; a sentence that says "du" is dropped
 
 
 class GroundingGuard:
@@ -50,30 +59,51 @@ class GroundingGuard:
         self._vectors: dict[str, list[float]] = {}  # passage embeddings, reused across sentences
 
     def check(self, sentence: str, sources: list[Source], question: str = "") -> Verdict:
-        """Is this sentence supported? Every number, e-mail, phone and URL must occur in the passages (or
-        in the customer's own question), and its words or its meaning must match one passage."""
+        """Is this sentence supported by one passage? That passage must hold every number, e-mail, phone
+        and URL of the sentence (or the customer's question does), agree with its yes or no, and match
+        its words or meaning beyond what the customer already said."""
         passages = [(s.article_id, p) for s in sources for p in s.passages]
-        missing = unsupported_facts(sentence, "\n".join([question] + [p for _, p in passages]))
-        words = set(tokenize(sentence, ("de", "en")))
-        # Words the sentence takes from the question that no passage contains: the model is answering
-        # about the customer's topic (a product, a place) from articles that are about something else.
+        # Restating the question proves nothing: "Yes, you must take leave." for "Must I take leave?"
+        # is made of the customer's words, so only the sentence's other words count as evidence.
+        own = set(tokenize(sentence, _LANGUAGES)) - set(tokenize(question, _LANGUAGES)) - _YES_NO
+        problems: list[str] = []
         foreign = foreign_terms(sentence, question, [p for _, p in passages]) if question else []
         if len(foreign) > self._policy.max_foreign_terms:
-            missing = [*missing, *foreign]
-        scored: list[tuple[str, float, float]] = []
-        if words:
-            vector = self._embedder.embed_query(sentence)
-            for article_id, passage in passages:
-                lexical = len(words & set(tokenize(passage, ("de", "en")))) / len(words)
-                scored.append((article_id, lexical, _cosine(vector, self._passage_vector(passage))))
+            # Words the sentence takes from the question that no passage contains: the model is answering
+            # about the customer's topic (a product, a place) from articles that are about something else.
+            problems.extend(foreign)
+        if self._policy.formal_german:
+            problems.extend(_INFORMAL.findall(sentence))
+        scored: list[_Match] = []
+        vector = self._embedder.embed_query(sentence) if own else None
+        for article_id, passage in passages:
+            stems = set(tokenize(passage, _LANGUAGES))
+            shared = own & stems
+            scored.append(
+                _Match(
+                    article_id,
+                    lexical=len(shared) / len(own) if own else 0.0,
+                    semantic=_cosine(vector, self._passage_vector(passage)) if vector else 0.0,
+                    shared=bool(shared),
+                    missing=unsupported_facts(sentence, f"{question}\n{passage}"),
+                    polarity=_agrees(sentence, passage),
+                )
+            )
         # Credit the best-ranked source that supports the sentence, so citations follow retrieval order.
-        supporting = [x for x in scored if self._supports(x[1], x[2])]
-        best = supporting[0] if supporting else max(scored, key=lambda x: x[1] + x[2], default=(None, 0, 0))
-        supported = bool(supporting) and not missing
-        return Verdict(sentence, supported, best[0], round(best[1], 3), round(best[2], 3), missing)
+        supporting = [m for m in scored if self._supports(m)]
+        best = supporting[0] if supporting else max(scored, key=_closeness, default=_NO_MATCH)
+        missing = [*best.missing, *problems]
+        if not best.polarity:
+            missing.append("yes/no")
+        supported = bool(supporting) and not problems
+        return Verdict(
+            sentence, supported, best.article_id, round(best.lexical, 3), round(best.semantic, 3), missing
+        )
 
-    def _supports(self, lexical: float, semantic: float) -> bool:
-        return lexical >= self._policy.min_lexical or semantic >= self._policy.min_semantic
+    def _supports(self, match: _Match) -> bool:
+        if match.missing or not match.polarity or not match.shared:
+            return False
+        return match.lexical >= self._policy.min_lexical or match.semantic >= self._policy.min_semantic
 
     def _passage_vector(self, passage: str) -> list[float]:
         if passage not in self._vectors:
@@ -81,6 +111,39 @@ class GroundingGuard:
                 self._vectors.clear()
             self._vectors[passage] = self._embedder.embed_documents([passage])[0]
         return self._vectors[passage]
+
+
+@dataclass(frozen=True)
+class _Match:
+    """How well one passage supports a sentence."""
+
+    article_id: str | None
+    lexical: float
+    semantic: float
+    shared: bool  # the passage has at least one of the sentence's own words
+    missing: list[str]  # the sentence's facts this passage lacks
+    polarity: bool  # the passage says yes where the sentence says yes, no where it says no
+
+
+_NO_MATCH = _Match(None, 0.0, 0.0, False, [], True)
+
+
+def _closeness(match: _Match) -> float:
+    return match.lexical + match.semantic  # the passage the sentence is about, whatever its facts
+
+
+def _agrees(sentence: str, passage: str) -> bool:
+    """Does the passage sentence closest to this one say it with the same polarity (yes vs not)?"""
+    stems = set(tokenize(sentence, _LANGUAGES))
+    closest = max(
+        split_sentences(passage) or [passage], key=lambda s: len(stems & set(tokenize(s, _LANGUAGES)))
+    )
+    return _negative(sentence) == _negative(closest)
+
+
+def _negative(text: str) -> bool:
+    words = _WORD.findall(text.lower().replace("n't", " not"))
+    return bool(words) and (words[0] in ("no", "nein") or any(w in _NEGATIONS for w in words))
 
 
 def foreign_terms(sentence: str, question: str, passages: list[str]) -> list[str]:
