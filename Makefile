@@ -3,9 +3,11 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LLAMA_SERVER := $(BIN)/llama-server
 CLI    := $(BIN)/support-agent
 
-.PHONY: run test index models install lint browser postgres egress-check bench-quality bench-privacy bench-latency
+.PHONY: run test index models install lint browser postgres egress-check bench-quality bench-privacy bench-latency \
+	bench-engines bench-retrieval llama-server
 
 run: index
 	$(CLI) serve
@@ -50,6 +52,20 @@ bench-quality: models
 # (about half an hour on 2 cores); writes bench/out/latency.json.
 bench-latency: index
 	$(BIN)/python bench/latency.py
+
+# One model in this process vs llama-server with parallel slots, same page and customers (~15 min).
+bench-engines: index llama-server
+	$(BIN)/python bench/engines.py
+
+# llama.cpp's own server for bench-engines, built from the llama.cpp sources that the installed
+# llama-cpp-python vendors; ~10 min once, then taken from ~/.cache/support-agent.
+llama-server: $(LLAMA_SERVER)
+$(LLAMA_SERVER): | $(STAMP)
+	bash scripts/build-llama-server.sh $(BIN)/python $@
+
+# Retrieval and the covered / not-covered rule on the demo dev set and XQuAD (../shared/eval/xquad).
+bench-retrieval: models
+	$(BIN)/python bench/retrieval.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

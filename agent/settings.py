@@ -60,6 +60,13 @@ class Settings(CustomerTexts, BaseSettings):
         description="Below this relevance (cosine, 0..1) of the best match the question counts as not "
         "covered. Calibrated on eval/dev.jsonl for multilingual-e5-small; recalibrate for another model.",
     )
+    min_relevance_agreed: float = Field(
+        0.80,
+        ge=0.0,
+        le=1.0,
+        description="A lower relevance that still counts as covered when dense search and BM25 agree on "
+        "the best article (dense first, BM25 first or second). Chosen on XQuAD and eval/dev.jsonl.",
+    )
     min_relevance_to_quote: float = Field(
         0.865,
         ge=0.0,
@@ -123,6 +130,9 @@ class Settings(CustomerTexts, BaseSettings):
         ge=0,
         le=1000,
         description="Customers who may wait for the model at once; the next one is told it is busy.",
+    )
+    parallel_answers: int = Field(
+        1, ge=1, le=64, description="Answers the inference servers generate at once (with inference_urls)."
     )
     max_message_chars: int = Field(1500, ge=50, le=20000, description="Longest customer message accepted.")
 

@@ -97,6 +97,7 @@ def agent_policy(settings: Settings) -> AgentPolicy:
     return AgentPolicy(
         min_relevance=settings.min_relevance,
         min_relevance_to_quote=settings.min_relevance_to_quote,
+        min_relevance_agreed=settings.min_relevance_agreed,
         max_sources=settings.top_k,
         history_turns=settings.history_turns,
         max_message_chars=settings.max_message_chars,
@@ -107,6 +108,11 @@ def agent_policy(settings: Settings) -> AgentPolicy:
         german_address=settings.german_address,
         redactor=Redactor(settings.redaction_types, settings.phone_region),
     )
+
+
+def answer_slots(settings: Settings) -> int:
+    """How many customers the model answers at once: the model in this process takes one at a time."""
+    return settings.parallel_answers if settings.inference_urls else 1
 
 
 def build_agent(settings: Settings, embedder: Embedder | None = None) -> SupportAgent:
@@ -120,7 +126,7 @@ def build_agent(settings: Settings, embedder: Embedder | None = None) -> Support
         build_generator(settings),
         agent_policy(settings),
         GroundingGuard(embedder, GuardPolicy(formal_german=settings.german_address == "Sie")),
-        Turnstile(slots=1, max_waiting=settings.max_waiting_customers),
+        Turnstile(slots=answer_slots(settings), max_waiting=settings.max_waiting_customers),
     )
 
 

@@ -236,3 +236,16 @@ def test_a_looping_model_is_stopped_and_said_once(demo_data_dir: Path, embedder)
     answer = agent.ask(QUESTION)
     assert answer.text == "You can return items within 30 days of delivery."
     assert looping.closed and looping.produced < 5  # generation stopped at the first repeat
+
+
+def test_each_handoff_says_why(demo_data_dir: Path, embedder) -> None:
+    # the reports count false refusals by cause: retrieval, the model's NOT_COVERED, or the guard
+    assert (
+        _agent(demo_data_dir, embedder, "x").ask("Wie wird das Wetter morgen in Hamburg?").refusal
+        == "retrieval"
+    )
+    assert _agent(demo_data_dir, embedder, "NOT_COVERED").ask(QUESTION).refusal == "model"
+    answered = _agent(demo_data_dir, embedder, "You can return items within 30 days of delivery.").ask(
+        QUESTION
+    )
+    assert not answered.refused and answered.refusal == ""

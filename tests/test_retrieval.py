@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agent.knowledge.lexical import LexicalIndex, tokenize
-from agent.knowledge.retrieval import Scope
+from agent.knowledge.retrieval import Scope, Source, covering
 from agent.wiring import build_retriever
 from tests.conftest import make_settings
 
@@ -52,3 +52,31 @@ def test_sources_are_deduplicated_articles_with_passages(demo_data_dir: Path, em
     assert len(ids) == len(set(ids))
     assert 1 <= len(sources[0].passages) <= 2 and all(len(s.passages) == 1 for s in sources[1:])
     assert all(0.0 <= s.score <= 1.0 for s in sources)
+
+
+def test_both_searches_agreeing_count_as_covered_below_the_cosine_threshold() -> None:
+    def source(article_id: str, score: float, dense_rank: int | None, lexical_rank: int | None) -> Source:
+        return Source(
+            article_id, article_id, "", "de", "help", score, dense_rank=dense_rank, lexical_rank=lexical_rank
+        )
+
+    agreed = [source("a", 0.81, 0, 1), source("b", 0.79, 1, 0)]
+    assert [s.article_id for s in covering(agreed, min_relevance=0.84, min_agreed=0.80)] == ["a"]
+    # dense search ranks another article first, or BM25 does not find it near the top: not covered
+    assert covering([source("a", 0.81, 1, 0)], min_relevance=0.84, min_agreed=0.80) == []
+    assert covering([source("a", 0.81, 0, 2)], min_relevance=0.84, min_agreed=0.80) == []
+    assert covering([source("a", 0.81, 0, None)], min_relevance=0.84, min_agreed=0.80) == []
+    assert covering([source("a", 0.79, 0, 0)], min_relevance=0.84, min_agreed=0.80) == []  # agreed, too far
+    # above the cosine threshold every such source covers it, agreed or not
+    both = [source("a", 0.86, 0, 0), source("b", 0.85, 1, None)]
+    assert len(covering(both, min_relevance=0.84, min_agreed=0.80)) == 2
+
+
+def test_sources_carry_their_rank_in_each_search(demo_data_dir: Path, embedder) -> None:
+    sources = build_retriever(make_settings(demo_data_dir), embedder).search(
+        "Kann ich auf Rechnung bezahlen?"
+    )
+    top = sources[0]
+    assert top.dense_rank is not None and top.lexical_rank is not None
+    dense_order = sorted((s for s in sources if s.dense_rank is not None), key=lambda s: s.dense_rank)
+    assert [s.score for s in dense_order] == sorted((s.score for s in dense_order), reverse=True)

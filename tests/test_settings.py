@@ -8,6 +8,7 @@ import pytest
 
 from agent.errors import ConfigError
 from agent.settings import Settings, load_settings
+from agent.wiring import answer_slots
 
 
 def test_defaults_are_the_private_ones() -> None:
@@ -48,6 +49,14 @@ def test_unknown_setting_and_missing_file(monkeypatch: pytest.MonkeyPatch, tmp_p
     monkeypatch.setenv("SUPPORT_AGENT_CONFIG", str(tmp_path / "missing.toml"))
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings()
+
+
+def test_parallel_answers_only_with_inference_servers_and_the_form_of_address() -> None:
+    assert answer_slots(load_settings(parallel_answers=4)) == 1  # the model in this process: one at a time
+    assert answer_slots(load_settings(parallel_answers=4, inference_urls=["http://127.0.0.1:8081/v1"])) == 4
+    assert load_settings(german_address="du").german_address == "du"
+    with pytest.raises(ConfigError, match="german_address"):
+        load_settings(german_address="ihr")
 
 
 def test_every_setting_is_documented() -> None:

@@ -11,7 +11,7 @@ from agent.answering.guard import GroundingGuard, Verdict, complete_sentences
 from agent.answering.language import detect_language, needs_topic
 from agent.answering.turnstile import Busy, Turnstile
 from agent.errors import MessageError
-from agent.knowledge.retrieval import Retriever, Source
+from agent.knowledge.retrieval import Retriever, Source, covering
 from agent.privacy.redaction import Redactor
 
 
@@ -44,6 +44,7 @@ class Answer:
     reading: list[Citation] = field(default_factory=list)  # the articles the model is reading now
     queued: int = 0  # customers ahead of this one at the model (while waiting)
     busy: bool = False  # not answered: too many customers were waiting
+    refusal: str = ""  # why it was handed off: "retrieval", "model", "guard" or "busy" (for the reports)
 
     def as_dict(self) -> dict[str, object]:
         """The JSON shape of `support-agent ask --json`."""
@@ -66,6 +67,7 @@ class AgentPolicy:
     company: str
     handoff: dict[str, str]
     min_relevance_to_quote: float = 0.0
+    min_relevance_agreed: float = 1.0  # covered from here when dense search and BM25 agree on the best
     redactor: Redactor | None = None  # personal data is removed before retrieval, model and reports
     # A further article joins the prompt only when its relevance is this close to the best one's:
     # every article costs the model seconds of reading.
@@ -165,7 +167,9 @@ class SupportAgent:
         except Busy:
             timings.update(ttft_s=0.0, total_s=round(time.perf_counter() - start, 4))
             text = self._policy.busy.get(language) or self._policy.busy.get("en") or self._handoff(language)
-            yield replace(base, text=text, refused=True, busy=True, timings=timings, done=True)
+            yield replace(
+                base, text=text, refused=True, busy=True, refusal="busy", timings=timings, done=True
+            )
             return
         if buffer.strip() and not looping:
             abstained |= self._judge(buffer.strip(), sources, base.question, kept, removed)
@@ -177,7 +181,8 @@ class SupportAgent:
         elif abstained or base.follow_up or sources[0].score < self._policy.min_relevance_to_quote:
             # Quoting a passage helps only when retrieval is sure it is the right one – never when the
             # topic was borrowed from the previous question (an off-topic question mid-chat).
-            yield replace(done, text=self._handoff(language), refused=True)
+            refusal = "model" if abstained else "guard"
+            yield replace(done, text=self._handoff(language), refused=True, refusal=refusal)
         else:
             top = sources[0]
             yield replace(done, text=_quote(top), citations=[_citation(top)], extractive=True)
@@ -247,11 +252,13 @@ class SupportAgent:
             follow_up=follow_up,
         )
         if not sources:
-            answer = replace(answer, text=self._handoff(language))
+            answer = replace(answer, text=self._handoff(language), refusal="retrieval")
         return answer, self._prompt_sources(sources)
 
     def _covered(self, ranked: list[Source]) -> list[Source]:
-        return [s for s in ranked if s.score >= self._policy.min_relevance]
+        return covering(
+            ranked, min_relevance=self._policy.min_relevance, min_agreed=self._policy.min_relevance_agreed
+        )
 
     def _prompt_sources(self, sources: list[Source]) -> list[Source]:
         """The best source, and the next ones only while they are nearly as relevant."""

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import statistics
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,6 +134,7 @@ def _replay(
         "answer": answer.text,
         "citations": [c.__dict__ for c in answer.citations],
         "refused": answer.refused,
+        "refusal": answer.refusal,
         "retrieved": answer.retrieved,
         "scores": answer.scores,
         "timings": answer.timings,
@@ -175,6 +177,8 @@ def _metrics(results: list[dict[str, Any]]) -> dict[str, Any]:
         ),
         "refusal_rate_must_refuse": _share(r["refused"] for r in must_refuse),
         "false_refusal_rate": _share(r["refused"] for r in answerable),
+        # why answerable questions were refused: retrieval (not covered), model (NOT_COVERED), guard
+        "false_refusals_by_cause": dict(Counter(r.get("refusal") or "?" for r in answerable if r["refused"])),
         "guard_removed_sentences": sum(len(r["guard_removed"]) for r in results),
         "answers_with_guard_removals": sum(bool(r["guard_removed"]) for r in results),
         "extractive_answers": sum(bool(r["extractive"]) for r in results),

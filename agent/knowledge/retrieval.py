@@ -48,6 +48,8 @@ class Source:
     passages: list[str] = field(default_factory=list)
     lexical: float = 0.0  # BM25 score of the best passage (0 = no query word in the article)
     fused: float = 0.0  # reciprocal-rank-fusion score that orders the sources
+    dense_rank: int | None = None  # 0 = the article dense search ranks first; None = not among its hits
+    lexical_rank: int | None = None  # the same for BM25
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,7 @@ class Retriever:
                 else:
                     source.lexical = max(source.lexical, hit.lexical)
                 if article_id not in seen:  # an article's rank in this list is that of its best passage
+                    setattr(source, f"{kind}_rank", len(seen))
                     seen.add(article_id)
                     source.fused += self._weights[kind] / (self._rrf_k + len(seen))
                 text = _with_heading(hit.doc, hit.meta)
@@ -177,6 +180,22 @@ class Retriever:
             # Two passages for the best article, one for the others: a short prompt is a fast answer.
             source.passages = sorted(found, key=found.__getitem__)[: 2 if rank == 0 else 1]
         return ranked
+
+
+def covering(ranked: list[Source], *, min_relevance: float, min_agreed: float) -> list[Source]:
+    """The ranked sources that cover the question; empty when the help center does not.
+
+    A source covers it when its relevance reaches `min_relevance`. When none does, the best one still
+    covers it if both searches agree it is the best (dense search ranks it first, BM25 first or second)
+    and its relevance reaches the lower `min_agreed`: agreement of two different retrievers carries over
+    to help centers whose cosine scale differs (long articles, other wording), a single threshold does not.
+    """
+    sources = [s for s in ranked if s.score >= min_relevance]
+    if sources or not ranked:
+        return sources
+    top = ranked[0]
+    agreed = top.dense_rank == 0 and top.lexical_rank is not None and top.lexical_rank <= 1
+    return [top] if agreed and top.score >= min_agreed else []
 
 
 def _source(meta: dict[str, Any], floor: float) -> Source:

@@ -1,0 +1,160 @@
+"""`make bench-retrieval`: retrieval and the covered / not-covered decision on more than one help center.
+
+Runs the real retriever (the configured embedding model, Chroma, BM25) over the demo help center with
+eval/dev.jsonl and over XQuAD (../shared/eval/xquad: 480 Wikipedia paragraphs as articles, German and
+English, every question answerable). For each set and language it reports recall@1/@3, MRR, the share
+of answerable questions the coverage rule refuses, must-refuse questions refused (dev only) and the
+query time. Each variant of the retriever is a row, so changes are compared in one run.
+
+Writes bench/out/retrieval.json and prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from agent.knowledge.articles import load_knowledge  # noqa: E402
+from agent.knowledge.index import sync_index  # noqa: E402
+from agent.knowledge.retrieval import Source, covering  # noqa: E402
+from agent.runtime.process import harden_process  # noqa: E402
+from agent.settings import Settings, load_settings  # noqa: E402
+from agent.wiring import build_embedder, build_retriever  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPTH = 10  # ranked articles kept per question
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """A help center and its questions (expected_article null = must be refused)."""
+
+    name: str
+    knowledge: Path
+    questions: Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    parser.add_argument("--xquad", type=Path, default=ROOT.parent / "shared" / "eval" / "xquad")
+    parser.add_argument("--limit", type=int, default=0, help="at most this many questions per set")
+    args = parser.parse_args()
+    settings = load_settings()
+    harden_process(settings)
+    sets = [EvalSet("dev", settings.knowledge_dir, ROOT / "eval" / "dev.jsonl")]
+    if (args.xquad / "questions.jsonl").exists():
+        sets.append(EvalSet("xquad", args.xquad / "knowledge", args.xquad / "questions.jsonl"))
+    else:
+        print(f"XQuAD not found at {args.xquad}; only the dev set is measured")
+    report: dict[str, Any] = {}
+    for eval_set in sets:
+        runs = rank_questions(settings, eval_set, args.out / "retrieval" / eval_set.name, args.limit)
+        report[eval_set.name] = {name: score(runs, rule) for name, rule in COVERAGE_RULES.items()}
+    print_table(report)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "retrieval.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    print(f"written: {args.out / 'retrieval.json'}")
+
+
+def rank_questions(settings: Settings, eval_set: EvalSet, work: Path, limit: int) -> list[dict[str, Any]]:
+    """Index the set's help center (incrementally) and rank articles for each of its questions."""
+    sim = settings.model_copy(update={"knowledge_dir": eval_set.knowledge, "data_dir": work / "data"})
+    embedder = build_embedder(sim)
+    sync_index(load_knowledge(eval_set.knowledge), embedder, sim.index_dir, chunk_size=sim.chunk_size)
+    retriever = build_retriever(sim, embedder)
+    retriever.warm()
+    questions = [
+        json.loads(line) for line in eval_set.questions.read_text(encoding="utf-8").splitlines() if line
+    ]
+    runs = []
+    for question in questions[: limit or None]:
+        start = time.perf_counter()
+        ranked = retriever.search(question["question"], top_k=DEPTH)
+        runs.append({**question, "seconds": time.perf_counter() - start, "ranked": [_row(s) for s in ranked]})
+    (work / "runs.json").write_text(json.dumps(runs), encoding="utf-8")  # for analysing misses
+    return runs
+
+
+def _row(source: Source) -> dict[str, Any]:
+    return {**asdict(source), "passages": []}
+
+
+Rule = Callable[[list[dict[str, Any]]], bool]  # ranked rows → covered?
+
+
+def _rule(min_relevance: float, min_agreed: float) -> Rule:
+    """The product's coverage decision with these thresholds, on the first top_k sources it would see."""
+    top_k = load_settings().top_k
+    return lambda rows: bool(
+        covering([Source(**row) for row in rows[:top_k]], min_relevance=min_relevance, min_agreed=min_agreed)
+    )
+
+
+COVERAGE_RULES: dict[str, Rule] = {
+    "cosine >= 0.84": _rule(0.84, 1.01),
+    "+ agreed >= 0.80 (default)": _rule(0.84, 0.80),
+    "+ agreed >= 0.78": _rule(0.84, 0.78),
+    "cosine >= 0.80": _rule(0.80, 1.01),
+}
+
+
+def score(runs: list[dict[str, Any]], covered: Rule) -> dict[str, dict[str, float]]:
+    """Per language: recall@1/@3, MRR, refused answerable, must-refuse refused, median query time."""
+    figures: dict[str, dict[str, float]] = {}
+    for language in sorted({r["language"] for r in runs}):
+        mine = [r for r in runs if r["language"] == language]
+        answerable = [r for r in mine if r.get("expected_article")]
+        refuse = [r for r in mine if not r.get("expected_article")]
+        ranks = [_rank(r) for r in answerable]
+        row = {
+            "questions": len(answerable),
+            "recall@1": _share(rank == 1 for rank in ranks),
+            "recall@3": _share(rank is not None and rank <= 3 for rank in ranks),
+            "mrr": round(statistics.fmean(1 / rank if rank else 0.0 for rank in ranks), 3) if ranks else 0.0,
+            "refused_answerable": _share(not covered(r["ranked"]) for r in answerable),
+            "query_ms": round(1000 * statistics.median(r["seconds"] for r in mine), 1),
+        }
+        if refuse:
+            row["must_refuse_refused"] = _share(not covered(r["ranked"]) for r in refuse)
+        figures[language] = row
+    return figures
+
+
+def _rank(run: dict[str, Any]) -> int | None:
+    ids = [row["article_id"] for row in run["ranked"]]
+    return ids.index(run["expected_article"]) + 1 if run["expected_article"] in ids else None
+
+
+def _share(flags: Any) -> float:
+    values = list(flags)
+    return round(sum(values) / len(values), 3) if values else 0.0
+
+
+def print_table(report: dict[str, Any]) -> None:
+    """One line per set, rule and language."""
+    print(
+        f"{'set':6} {'rule':28} {'lang':4} {'n':>5} {'R@1':>6} {'R@3':>6} {'MRR':>6} {'refused':>8} "
+        f"{'must-ref':>8} {'ms':>6}"
+    )
+    for set_name, rules in report.items():
+        for rule, languages in rules.items():
+            for language, row in languages.items():
+                print(
+                    f"{set_name:6} {rule:28} {language:4} {row['questions']:>5} {row['recall@1']:>6} "
+                    f"{row['recall@3']:>6} {row['mrr']:>6} {row['refused_answerable']:>8} "
+                    f"{row.get('must_refuse_refused', ''):>8} {row['query_ms']:>6}"
+                )
+
+
+if __name__ == "__main__":
+    main()
