@@ -77,6 +77,9 @@ class Settings(CustomerTexts, BaseSettings):
     rrf_k: int = Field(
         5, ge=1, le=100, description="Rank constant of the dense + BM25 fusion (low = trust top ranks)."
     )
+    split_compounds: bool = Field(
+        True, description="BM25 also matches the parts of German compounds (Rücksendeetikett: Etikett)."
+    )
     lexical_weight: float = Field(
         0.5, ge=0.0, le=5.0, description="Weight of BM25 against dense search in the fusion (0 = dense only)."
     )

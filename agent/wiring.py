@@ -89,6 +89,7 @@ def build_retriever(settings: Settings, embedder: Embedder | None = None) -> Ret
         top_k=settings.top_k,
         rrf_k=settings.rrf_k,
         lexical_weight=settings.lexical_weight,
+        split_compounds=settings.split_compounds,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.knowledge.lexical import LexicalIndex, tokenize
+from agent.knowledge.lexical import LexicalIndex, compound_parts, tokenize
 from agent.knowledge.retrieval import Scope, Source, covering
 from agent.wiring import build_retriever
 from tests.conftest import make_settings
@@ -14,6 +14,18 @@ def test_german_stemming_folds_umlauts_and_inflections() -> None:
     assert tokenize("Rücksendungen", ["de"]) == tokenize("rucksendung", ["de"])
     assert tokenize("Die Rücksendung", ["de"]) == tokenize("rücksendung", ["de"])  # stopword dropped
     assert tokenize("returns", ["en"]) == tokenize("returned", ["en"])
+
+
+def test_german_compounds_match_their_parts() -> None:
+    assert set(tokenize("Etikett", ["de"])) <= set(tokenize("Rücksendeetikett", ["de"], compounds=True))
+    assert compound_parts("einkaufsgutschein")[-1] == "gutschein"
+    assert compound_parts("lieferadresse") == ("liefern", "adresse")  # the verb stem gets its "n" back
+    assert compound_parts("gutscheine") == ()  # not "gut" + "scheine": parts have four letters at least
+    assert compound_parts("bestellung") == ()
+    index = LexicalIndex(["Das Rücksendeetikett liegt dem Paket bei."], ["de"], compounds=True)
+    assert index.scores("wo finde ich das etikett")[0] > 0
+    plain = LexicalIndex(["Das Rücksendeetikett liegt dem Paket bei."], ["de"])
+    assert plain.scores("wo finde ich das etikett")[0] == 0
 
 
 def test_bm25_ranks_the_passage_with_the_rare_word_first() -> None:

@@ -89,9 +89,10 @@ class GroundingGuard:
                     polarity=_agrees(sentence, passage),
                 )
             )
-        # Credit the best-ranked source that supports the sentence, so citations follow retrieval order.
+        # Credit the passage that supports the sentence best: with near-tied articles in the prompt, the
+        # best-ranked one that merely also fits is often the wrong one to cite.
         supporting = [m for m in scored if self._supports(m)]
-        best = supporting[0] if supporting else max(scored, key=_closeness, default=_NO_MATCH)
+        best = max(supporting or scored, key=_closeness, default=_NO_MATCH)
         missing = [*best.missing, *problems]
         if not best.polarity:
             missing.append("yes/no")

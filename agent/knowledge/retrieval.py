@@ -77,6 +77,7 @@ class Retriever:
         candidates: int = 40,
         rrf_k: int = 5,
         lexical_weight: float = 0.5,
+        split_compounds: bool = True,
     ) -> None:
         self._collection = collection
         self._embedder = embedder
@@ -85,6 +86,7 @@ class Retriever:
         self._candidates = candidates
         self._rrf_k = rrf_k
         self._weights = {"dense": 1.0, "lexical": lexical_weight}
+        self._split_compounds = split_compounds
         self._lexical: LexicalIndex | None = None
         self._lexical_passages: list[_Hit] = []
         self._lexical_count = -1
@@ -148,6 +150,7 @@ class Retriever:
             self._lexical = LexicalIndex(
                 [_lexical_text(h.doc, h.meta) for h in self._lexical_passages],
                 [str(h.meta["language"]) for h in self._lexical_passages],
+                compounds=self._split_compounds,
             )
             self._lexical_count = count
         return self._lexical
