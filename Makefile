@@ -44,7 +44,8 @@ lint: $(STAMP)
 egress-check: models browser
 	$(BIN)/python -m pytest -q -s tests/test_egress.py tests/test_ui.py -k "write_only or chromium"
 
-# Ours vs the naive quickstart RAG on eval/dev.jsonl, same chat model, one run (about an hour on 2 cores).
+# Ours vs the naive quickstart RAG on eval/dev.jsonl and every 20th XQuAD question (../shared/eval/xquad),
+# same chat model, one run (over an hour on 2 cores; --only ours for a quicker look).
 bench-quality: models
 	$(BIN)/python bench/quality.py
 

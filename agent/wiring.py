@@ -116,7 +116,9 @@ def answer_slots(settings: Settings) -> int:
     return settings.parallel_answers if settings.inference_urls else 1
 
 
-def build_agent(settings: Settings, embedder: Embedder | None = None) -> SupportAgent:
+def build_agent(
+    settings: Settings, embedder: Embedder | None = None, generator: Generator | None = None
+) -> SupportAgent:
     """A ready SupportAgent for the given settings: model loaded, BM25 built (nothing waits for the
     first customer)."""
     embedder = embedder or build_embedder(settings)
@@ -124,7 +126,7 @@ def build_agent(settings: Settings, embedder: Embedder | None = None) -> Support
     retriever.warm()
     return SupportAgent(
         retriever,
-        build_generator(settings),
+        generator or build_generator(settings),
         agent_policy(settings),
         GroundingGuard(embedder, GuardPolicy(formal_german=settings.german_address == "Sie")),
         Turnstile(slots=answer_slots(settings), max_waiting=settings.max_waiting_customers),
@@ -132,7 +134,12 @@ def build_agent(settings: Settings, embedder: Embedder | None = None) -> Support
 
 
 def build_simulation(
-    settings: Settings, out_dir: Path, *, knowledge: Path | None = None, data_dir: Path | None = None
+    settings: Settings,
+    out_dir: Path,
+    *,
+    knowledge: Path | None = None,
+    data_dir: Path | None = None,
+    generator: Generator | None = None,
 ) -> tuple[SupportAgent, KnowledgeBase]:
     """An agent over its own index of `knowledge` (default: the live folder) in `data_dir` (default:
     OUT/data), brought up to date first. The live index is never written."""
@@ -148,7 +155,7 @@ def build_simulation(
     if sim.vector_store_url:  # the simulation's index must never be written into the live server
         sim = sim.model_copy(update={"vector_store_url": None})
     sync_index(kb, embedder, sim.index_dir, chunk_size=sim.chunk_size)
-    return build_agent(sim, embedder), kb
+    return build_agent(sim, embedder, generator), kb
 
 
 @dataclass

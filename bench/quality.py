@@ -1,6 +1,8 @@
-"""`make bench-quality`: our pipeline vs the naive quickstart RAG on the dev set, same chat model, one run.
+"""`make bench-quality`: our pipeline vs the naive quickstart RAG, same chat model, one run, on two help
+centers: the demo with eval/dev.jsonl, and XQuAD (../shared/eval/xquad, every 20th question by default).
 
-Prints both tables and the ratios, and writes bench/out/quality/{ours,naive}/ and bench/out/quality.json.
+Prints the tables and the ratios (and why answerable questions were refused), and writes
+bench/out/quality/{dev,xquad}/{ours,naive}/ and bench/out/quality.json.
 """
 
 from __future__ import annotations
@@ -8,13 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from naive import NaivePipeline
 
 from agent.evaluation.simulate import load_questions, run_simulation
-from agent.knowledge.articles import load_knowledge
+from agent.knowledge.articles import KnowledgeBase, load_knowledge
 from agent.runtime.process import harden_process
-from agent.settings import load_settings
+from agent.settings import Settings, load_settings
 from agent.wiring import build_embedder, build_generator, build_simulation
 
 ROWS = [
@@ -38,36 +41,64 @@ def main() -> None:
     parser.add_argument("--questions", type=Path, default=Path("eval/dev.jsonl"))
     parser.add_argument("--out", type=Path, default=Path("bench/out/quality"))
     parser.add_argument("--every", type=int, default=1, help="only every N-th question (a quicker look)")
+    parser.add_argument(
+        "--xquad", type=Path, default=Path("../shared/eval/xquad"), help="XQuAD as a help center"
+    )
+    parser.add_argument("--xquad-every", type=int, default=20, help="every N-th XQuAD question (0: none)")
+    parser.add_argument("--only", choices=PIPELINES, help="run one pipeline only")
     args = parser.parse_args()
 
     settings = load_settings()
     harden_process(settings, temp_dir=args.out / "tmp")  # first: before any model or index library loads
-    questions = load_questions(args.questions)[:: args.every]
-    kb = load_knowledge(settings.knowledge_dir)
-    ours, _ = build_simulation(settings, args.out / "ours")
-    naive_settings = settings.model_copy(update={"embedding_model": "all-minilm-l6-v2"})
-    # The baseline offers the same ask() as SupportAgent, which is all run_simulation uses of it.
-    naive = NaivePipeline(
-        kb, build_embedder(naive_settings), args.out / "naive" / "data" / "index", build_generator(settings)
-    )
-    summaries = {
-        "ours": run_simulation(ours, questions, args.out / "ours", kb=kb, label="ours"),
-        "naive": run_simulation(naive, questions, args.out / "naive", kb=kb, label="naive"),
-    }
+    sets = {"dev": (settings.knowledge_dir, load_questions(args.questions)[:: args.every])}
+    if args.xquad_every and (args.xquad / "questions.jsonl").exists():
+        xquad = load_questions(args.xquad / "questions.jsonl")[:: args.xquad_every]
+        sets["xquad"] = (args.xquad / "knowledge", xquad)
+    generator = build_generator(settings)  # one model for both pipelines
+    report: dict[str, Any] = {}
+    for set_name, (knowledge, questions) in sets.items():
+        kb = load_knowledge(knowledge)
+        out = args.out / set_name
+        summaries = {}
+        for pipeline in [args.only] if args.only else PIPELINES:
+            answerer = _pipeline(pipeline, settings, knowledge, kb, out / pipeline, generator)
+            summaries[pipeline] = run_simulation(answerer, questions, out / pipeline, kb=kb, label=pipeline)
+        report[set_name] = {"summaries": summaries, "table": print_table(set_name, summaries, questions)}
+        print(f"chat model {settings.chat_model}")
+    (args.out.parent / "quality.json").write_text(json.dumps(report, indent=2))
+    print(f"\nwritten: {args.out.parent / 'quality.json'}, reports in {args.out}/*/*/report.html")
+
+
+PIPELINES = ["ours", "naive"]
+
+
+def _pipeline(
+    name: str, settings: Settings, knowledge: Path, kb: KnowledgeBase, out: Path, generator: Any
+) -> Any:
+    """Our agent, or the naive quickstart RAG (same ask() as SupportAgent), over the knowledge folder."""
+    if name == "ours":
+        return build_simulation(settings, out, knowledge=knowledge, generator=generator)[0]
+    minilm = build_embedder(settings.model_copy(update={"embedding_model": "all-minilm-l6-v2"}))
+    return NaivePipeline(kb, minilm, out / "data" / "index", generator)
+
+
+def print_table(set_name: str, summaries: dict[str, Any], questions: list[Any]) -> dict[str, Any]:
+    """Each metric for each pipeline, overall and per language, with the ratio ours/naive."""
     table = {}
+    names = list(summaries)
     for group in ["overall", "de", "en"]:
         count = len([q for q in questions if group == "overall" or q.language == group])
-        print(f"\n== {group} ({count} questions, chat model {settings.chat_model})")
-        print(f"{'metric':34} {'ours':>9} {'naive':>9} {'ours/naive':>11}  better")
+        print(f"\n== {set_name}, {group} ({count} questions)")
+        print(f"{'metric':34}" + "".join(f"{n:>9}" for n in names) + f"{'ours/naive':>11}  better")
         for name, better in ROWS:
-            values = [_get(summaries[p], group, name) for p in ("ours", "naive")]
-            ratio = values[0] / values[1] if None not in values and values[1] else None
-            table[f"{group}.{name}"] = {"ours": values[0], "naive": values[1], "ratio": ratio}
-            print(f"{name:34} {_fmt(values[0]):>9} {_fmt(values[1]):>9} {_fmt(ratio):>11}  {better}")
-    (args.out.parent / "quality.json").write_text(
-        json.dumps({"summaries": summaries, "table": table}, indent=2)
-    )
-    print(f"\nwritten: {args.out.parent / 'quality.json'}, reports in {args.out}/*/report.html")
+            values = [_get(summaries[p], group, name) for p in names]
+            both = len(values) == 2 and None not in values and values[1]
+            ratio = values[0] / values[1] if both else None
+            table[f"{group}.{name}"] = {**dict(zip(names, values, strict=True)), "ratio": ratio}
+            print(f"{name:34}" + "".join(f"{_fmt(v):>9}" for v in values) + f"{_fmt(ratio):>11}  {better}")
+        causes = {n: _get(summaries[n], group, "false_refusals_by_cause") for n in names}
+        print(f"{'false refusals by cause':34} " + "; ".join(f"{n}: {c}" for n, c in causes.items()))
+    return table
 
 
 def _get(summary: dict, group: str, name: str) -> float | None:
