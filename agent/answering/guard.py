@@ -10,8 +10,11 @@ from agent.knowledge.lexical import tokenize
 from agent.knowledge.retrieval import Source
 
 _ABBREVIATIONS = re.compile(
-    r"\b(z|u|d|e|i|a|b|h|g|bzw|ca|inkl|zzgl|ggf|Nr|Mo|Fr|Sa|So|Tel|max|min|evtl|vgl)\.\s", re.I
+    r"\b(z|u|d|e|i|a|b|h|g|bzw|ca|inkl|zzgl|ggf|Nr|Mo|Fr|Sa|So|Tel|max|min|evtl|vgl|Art|Abs)\.\s"
+    r"|(?:^|(?<=\n))[ \t]*\d{1,2}\.\s",  # "Art. 15 DSGVO", and the number of a list item
+    re.I,
 )
+_LIST_NUMBER = re.compile(r"^\s*\d{1,2}\.\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _URL = re.compile(r"(?:https?://|www\.)[^\s)>\]]+", re.I)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -20,6 +23,8 @@ _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _PLACEHOLDER = "\u0000"
 _WORD = re.compile(r"\w+")
 _LANGUAGES = ("de", "en")
+_MIN_SHARED = 2  # own word stems of a sentence that its passage must contain
+_CLEARLY_BETTER = 0.15  # lexical + semantic support by which a lower-ranked passage wins the citation
 _YES_NO = frozenset(tokenize("yes yeah yep ja nein doch", ("de", "en")))
 # "no" and "nein" count only at the start of a sentence ("no fee" is not an answer to a yes/no question).
 _NEGATIONS = frozenset(
@@ -62,6 +67,8 @@ class GroundingGuard:
         """Is this sentence supported by one passage? That passage must hold every number, e-mail, phone
         and URL of the sentence (or the customer's question does), agree with its yes or no, and match
         its words or meaning beyond what the customer already said."""
+        said = sentence
+        sentence = _LIST_NUMBER.sub("", sentence)  # "2. Open your orders": the 2 is no fact to check
         passages = [(s.article_id, p) for s in sources for p in s.passages]
         # Restating the question proves nothing: "Yes, you must take leave." for "Must I take leave?"
         # is made of the customer's words, so only the sentence's other words count as evidence.
@@ -78,31 +85,35 @@ class GroundingGuard:
         vector = self._embedder.embed_query(sentence) if own else None
         for article_id, passage in passages:
             stems = set(tokenize(passage, _LANGUAGES))
-            shared = own & stems
+            shared = len(own & stems)
             scored.append(
                 _Match(
                     article_id,
-                    lexical=len(shared) / len(own) if own else 0.0,
+                    lexical=shared / len(own) if own else 0.0,
                     semantic=_cosine(vector, self._passage_vector(passage)) if vector else 0.0,
-                    shared=bool(shared),
+                    shared=shared,
                     missing=unsupported_facts(sentence, f"{question}\n{passage}"),
                     polarity=_agrees(sentence, passage),
                 )
             )
-        # Credit the passage that supports the sentence best: with near-tied articles in the prompt, the
-        # best-ranked one that merely also fits is often the wrong one to cite.
+        # Credit the best-ranked passage that supports the sentence about as well as the best one does:
+        # retrieval order decides between equals (two articles may say the same), clearly better support
+        # wins (with near-tied articles in the prompt, a higher-ranked one that merely also fits is wrong).
         supporting = [m for m in scored if self._supports(m)]
-        best = max(supporting or scored, key=_closeness, default=_NO_MATCH)
+        top = max(map(_closeness, supporting or scored), default=0.0)
+        best = next((m for m in supporting or scored if _closeness(m) >= top - _CLEARLY_BETTER), _NO_MATCH)
         missing = [*best.missing, *problems]
         if not best.polarity:
             missing.append("yes/no")
         supported = bool(supporting) and not problems
         return Verdict(
-            sentence, supported, best.article_id, round(best.lexical, 3), round(best.semantic, 3), missing
+            said, supported, best.article_id, round(best.lexical, 3), round(best.semantic, 3), missing
         )
 
     def _supports(self, match: _Match) -> bool:
-        if match.missing or not match.polarity or not match.shared:
+        # One word beyond the question is no evidence: "Die Kohle ist bereits auf Ihrem Konto." for "wann
+        # ist die Kohle auf meinem Konto?" adds only "bereits", which the refunds article happens to use.
+        if match.missing or not match.polarity or match.shared < _MIN_SHARED:
             return False
         return match.lexical >= self._policy.min_lexical or match.semantic >= self._policy.min_semantic
 
@@ -121,12 +132,12 @@ class _Match:
     article_id: str | None
     lexical: float
     semantic: float
-    shared: bool  # the passage has at least one of the sentence's own words
+    shared: int  # how many of the sentence's own word stems (not the question's) the passage has
     missing: list[str]  # the sentence's facts this passage lacks
     polarity: bool  # the passage says yes where the sentence says yes, no where it says no
 
 
-_NO_MATCH = _Match(None, 0.0, 0.0, False, [], True)
+_NO_MATCH = _Match(None, 0.0, 0.0, 0, [], True)
 
 
 def _closeness(match: _Match) -> float:
