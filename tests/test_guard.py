@@ -276,6 +276,8 @@ def test_list_items_keep_their_number_and_the_number_is_no_fact(guard: Grounding
     assert split_sentences(answer)[-1].startswith("1. Sie können")
     verdict = guard.check(split_sentences(answer)[-1], [RETOUREN], "Wie schicke ich etwas zurück?")
     assert verdict.supported and verdict.sentence.startswith("1. ")
+    # the simulation checks whole answers, list numbers included
+    assert unsupported_facts("1. Go to My orders.\n2. Click Return.\n3. Print the label.", "My orders") == []
     assert split_sentences("Nach Art. 15 DSGVO haben Sie ein Recht auf Auskunft.") == [
         "Nach Art. 15 DSGVO haben Sie ein Recht auf Auskunft."
     ]

@@ -14,7 +14,7 @@ _ABBREVIATIONS = re.compile(
     r"|(?:^|(?<=\n))[ \t]*\d{1,2}\.\s",  # "Art. 15 DSGVO", and the number of a list item
     re.I,
 )
-_LIST_NUMBER = re.compile(r"^\s*\d{1,2}\.\s+")
+_LIST_NUMBER = re.compile(r"^[ \t]*\d{1,2}\.\s+", re.M)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _URL = re.compile(r"(?:https?://|www\.)[^\s)>\]]+", re.I)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -68,7 +68,7 @@ class GroundingGuard:
         and URL of the sentence (or the customer's question does), agree with its yes or no, and match
         its words or meaning beyond what the customer already said."""
         said = sentence
-        sentence = _LIST_NUMBER.sub("", sentence)  # "2. Open your orders": the 2 is no fact to check
+        sentence = _LIST_NUMBER.sub("", sentence)  # the number of a list item is no word or fact of it
         passages = [(s.article_id, p) for s in sources for p in s.passages]
         # Restating the question proves nothing: "Yes, you must take leave." for "Must I take leave?"
         # is made of the customer's words, so only the sentence's other words count as evidence.
@@ -195,7 +195,7 @@ def unsupported_facts(sentence: str, corpus: str) -> list[str]:
     """Numbers, prices, durations, dates, e-mails, phone numbers and URLs not found in the corpus."""
     missing: list[str] = []
     lowered = corpus.lower()
-    rest = sentence
+    rest = _LIST_NUMBER.sub("", sentence)  # "2. Open your orders": the 2 numbers the step, it is no fact
     for pattern in (_URL, _EMAIL):
         for found in pattern.findall(rest):
             if found.lower().rstrip(".,;:!?") not in lowered:
