@@ -22,7 +22,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from latency import CUSTOMERS, SEQUENTIAL_CUSTOMERS, raw_speed, record_timings, run_level, summary_line  # noqa: E402
+from latency import (  # noqa: E402
+    CUSTOMERS,
+    SEQUENTIAL_CUSTOMERS,
+    WAIT_ROWS,
+    raw_speed,
+    record_timings,
+    run_level,
+    summary_line,
+)
 
 from agent.runtime.models import resolve  # noqa: E402
 from agent.runtime.process import harden_process  # noqa: E402
@@ -117,11 +125,7 @@ def serve_levels(name: str, services: Services, levels: list[int]) -> dict[str, 
 def print_comparison(report: dict[str, Any], levels: list[int]) -> None:
     """First sentence and complete answer per level for each engine, and each as a ratio of in-process."""
     rows = [
-        ("first sentence p50 (s)", lambda f: f["first_sentence_s"]["p50"]),
-        ("first sentence p95 (s)", lambda f: f["first_sentence_s"]["p95"]),
-        ("complete p50 (s)", lambda f: f["complete_s"]["p50"]),
-        ("complete p95 (s)", lambda f: f["complete_s"]["p95"]),
-        ("slowest complete (s)", lambda f: f["slowest_complete_s"]),
+        *WAIT_ROWS,
         ("all customers done (s)", lambda f: f["wall_s"]),
         ("errors", lambda f: f["errors"]),
     ]

@@ -272,13 +272,19 @@ def summary_line(figures: dict[str, Any]) -> str:
     )
 
 
+# How long customers waited: a table row's label and how to read it from run_level's figures.
+WAIT_ROWS: list[tuple[str, Callable[[dict[str, Any]], Any]]] = [
+    ("first sentence p50 (s)", lambda f: f["first_sentence_s"]["p50"]),
+    ("first sentence p95 (s)", lambda f: f["first_sentence_s"]["p95"]),
+    ("complete p50 (s)", lambda f: f["complete_s"]["p50"]),
+    ("complete p95 (s)", lambda f: f["complete_s"]["p95"]),
+    ("slowest complete (s)", lambda f: f["slowest_complete_s"]),
+]
+
+
 def print_tables(report: dict[str, Any]) -> None:
     rows = [
-        ("first sentence p50 (s)", lambda f: f["first_sentence_s"]["p50"]),
-        ("first sentence p95 (s)", lambda f: f["first_sentence_s"]["p95"]),
-        ("complete p50 (s)", lambda f: f["complete_s"]["p50"]),
-        ("complete p95 (s)", lambda f: f["complete_s"]["p95"]),
-        ("slowest complete (s)", lambda f: f["slowest_complete_s"]),
+        *WAIT_ROWS,
         ("sources shown p50 (s)", lambda f: f["sources_s"]["p50"]),
         ("prompt tokens read", lambda f: f["prompt_tokens_read_mean"]),
         ("errors", lambda f: f["errors"]),
