@@ -160,12 +160,11 @@ def _negative(text: str) -> bool:
 
 def foreign_terms(sentence: str, question: str, passages: list[str]) -> list[str]:
     """Words of the sentence that come from the question but occur in none of the passages."""
-    languages = ("de", "en")
-    asked = set(tokenize(question, languages))
-    known = set(tokenize("\n".join(passages), languages))
+    asked = set(tokenize(question, _LANGUAGES))
+    known = set(tokenize("\n".join(passages), _LANGUAGES))
     found = []
     for word in dict.fromkeys(re.findall(r"\w+", sentence.lower())):
-        stems = set(tokenize(word, languages))
+        stems = set(tokenize(word, _LANGUAGES))
         if stems & asked and not stems & known:
             found.append(word)
     return found
