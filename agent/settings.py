@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -16,15 +16,17 @@ from pydantic_settings import (
 
 from agent.customer_texts import CustomerTexts
 from agent.errors import ConfigError
-from agent.privacy.redaction import REDACTION_TYPES
+from agent.privacy_settings import PrivacySettings
 from agent.runtime.endpoints import check_endpoint, parse_endpoint
+from agent.web_settings import WebSettings
 
 ENV_PREFIX = "SUPPORT_AGENT_"
 CONFIG_FILE_ENV = "SUPPORT_AGENT_CONFIG"
 DEFAULT_CONFIG_FILE = Path("support-agent.toml")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-class Settings(CustomerTexts, BaseSettings):
+class Settings(CustomerTexts, PrivacySettings, WebSettings, BaseSettings):
     """Every setting of the agent. Env var = SUPPORT_AGENT_<NAME>; file = TOML with the same names."""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", validate_default=True)
@@ -184,45 +186,6 @@ class Settings(CustomerTexts, BaseSettings):
         None, description="CA bundle (PEM) that signs the remote endpoints' certificates."
     )
 
-    # Privacy: consent, redaction, storage, retention (see docs/privacy.md)
-    redaction_types: list[str] = Field(
-        default_factory=lambda: list(REDACTION_TYPES),
-        description=f"Personal data replaced by placeholders before anything else sees a message. "
-        f"Known types: {', '.join(REDACTION_TYPES)}.",
-    )
-    phone_region: str = Field(
-        "DE", description="Country whose phone numbers are recognised without a +country prefix."
-    )
-    retention_days: int = Field(
-        30,
-        ge=1,
-        le=3650,
-        description="Stored conversations are deleted this many days after their last message.",
-    )
-    purge_interval_minutes: int = Field(
-        60, ge=1, le=10080, description="How often the server deletes expired conversations."
-    )
-    master_key_file: Path | None = Field(
-        None,
-        description="File holding the master key that protects every conversation key (default: "
-        "DATA_DIR/keys/master.key, created with 0600 permissions on first run). Keep it out of backups "
-        "of the data dir. SUPPORT_AGENT_MASTER_KEY (base64, 32 bytes) takes precedence.",
-    )
-    master_key: SecretStr | None = Field(
-        None, description="The master key itself (base64 of 32 random bytes), e.g. from a secrets manager."
-    )
-    notice_version: str = Field(
-        "2026-11-23",
-        description="Version of the privacy notice; recorded with every consent. Change it "
-        "whenever you change the notice texts.",
-    )
-    privacy_contact: str = Field(
-        "datenschutz@nordlicht-shop.example", description="Who customers contact about their data."
-    )
-    controller: str = Field(
-        "Nordlicht Store GmbH, Beispielstraße 1, 10115 Berlin",
-        description="The controller named in the privacy notice and the record of processing.",
-    )
     # Staff console (/admin)
     draft_knowledge_dirs: list[Path] = Field(
         default_factory=list,
@@ -239,8 +202,6 @@ class Settings(CustomerTexts, BaseSettings):
     )
 
     # Chat page
-    host: str = Field("127.0.0.1", description="Address the chat page listens on.")
-    port: int = Field(7860, ge=1, le=65535, description="Port the chat page listens on.")
     company_name: str = Field("Nordlicht Store", description="Shown in the page title.")
     german_address: Literal["Sie", "du"] = Field(
         "Sie", description='How German answers address the customer: formal "Sie" or informal "du".'
@@ -250,25 +211,6 @@ class Settings(CustomerTexts, BaseSettings):
     @classmethod
     def _lowercase(cls, values: list[str]) -> list[str]:
         return [v.strip().lower() for v in values if v.strip()]
-
-    @field_validator("redaction_types")
-    @classmethod
-    def _known_redaction_types(cls, values: list[str]) -> list[str]:
-        types = [v.strip().upper() for v in values if v.strip()]
-        unknown = sorted(set(types) - set(REDACTION_TYPES))
-        if unknown:
-            raise ValueError(f"unknown type(s) {', '.join(unknown)}; known: {', '.join(REDACTION_TYPES)}")
-        return types
-
-    @field_validator("phone_region")
-    @classmethod
-    def _known_region(cls, value: str) -> str:
-        import phonenumbers
-
-        region = value.strip().upper()
-        if region not in phonenumbers.SUPPORTED_REGIONS:
-            raise ValueError(f"{value!r} is not a country code phonenumbers knows (e.g. DE, AT, GB)")
-        return region
 
     @field_validator("endpoint_jurisdictions")
     @classmethod
@@ -308,9 +250,22 @@ class Settings(CustomerTexts, BaseSettings):
             )
         return self
 
+    @field_validator(
+        "data_dir", "knowledge_dir", "models_dir", "master_key_file", "tls_certfile", "tls_keyfile"
+    )
+    @classmethod
+    def _from_base_dir(cls, path: Path | None) -> Path | None:
+        return _resolved(path) if path is not None else None
+
+    @field_validator("draft_knowledge_dirs")
+    @classmethod
+    def _drafts_from_base_dir(cls, paths: list[Path]) -> list[Path]:
+        return [_resolved(path) for path in paths]
+
     @field_validator("tls_ca_file")
     @classmethod
     def _ca_file_exists(cls, path: Path | None) -> Path | None:
+        path = _resolved(path) if path is not None else None
         if path is not None and not path.is_file():
             raise ValueError(f"the CA file {path} does not exist")
         return path
@@ -381,6 +336,15 @@ def _checked(url: str, info: ValidationInfo) -> str:
     jurisdictions = info.data.get("endpoint_jurisdictions", {})
     allowed = info.data.get("allowed_jurisdictions", [])
     return check_endpoint(url, jurisdictions, allowed).url
+
+
+def _resolved(path: Path) -> Path:
+    """A configured path: relative ones count from the config file's folder, else the project root,
+    never from wherever the command happens to run."""
+    if path.is_absolute():
+        return path
+    file = config_file()
+    return (file.resolve().parent if file else PROJECT_ROOT) / path
 
 
 def config_file() -> Path | None:

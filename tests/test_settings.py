@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from agent.errors import ConfigError
-from agent.settings import Settings, load_settings
+from agent.settings import PROJECT_ROOT, Settings, load_settings
 from agent.wiring import answer_slots
 
 
@@ -15,7 +15,41 @@ def test_defaults_are_the_private_ones() -> None:
     settings = load_settings()
     assert settings.host == "127.0.0.1"
     assert settings.chat_model == "qwen2.5-coder-1.5b-instruct"
-    assert settings.index_dir == Path("data") / "index"
+    assert settings.index_dir == PROJECT_ROOT / "data" / "index"
+    assert settings.embed_origins == [] and settings.rate_limits and settings.metrics_token is None
+    assert settings.listening_problem() is None
+
+
+def test_relative_paths_count_from_the_config_file_not_the_current_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "site").mkdir()
+    config = tmp_path / "site" / "agent.toml"
+    config.write_text('knowledge_dir = "articles"\ndraft_knowledge_dirs = ["drafts"]\n')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert load_settings().models_dir == PROJECT_ROOT / "models"  # no file: the project root
+    monkeypatch.setenv("SUPPORT_AGENT_CONFIG", str(config))
+    settings = load_settings()
+    assert settings.knowledge_dir == tmp_path / "site" / "articles"
+    assert settings.draft_knowledge_dirs == [tmp_path / "site" / "drafts"]
+    assert settings.data_dir == tmp_path / "site" / "data"
+
+
+def test_serving_settings_are_checked(tmp_path: Path) -> None:
+    settings = load_settings(embed_origins=["https://Shop.Example.com/", "http://127.0.0.1:8000"])
+    assert settings.embed_origins == ["https://shop.example.com", "http://127.0.0.1:8000"]
+    for wrong in ("shop.example.com", "https://shop.example.com/help", "ftp://x.example"):
+        with pytest.raises(ConfigError, match="embed_origins"):
+            load_settings(embed_origins=[wrong])
+    with pytest.raises(ConfigError, match="trusted_proxies"):
+        load_settings(trusted_proxies=["my-proxy"])
+    with pytest.raises(ConfigError, match="tls_keyfile go together"):
+        load_settings(tls_certfile=tmp_path / "cert.pem")
+    exposed = load_settings(host="0.0.0.0")
+    assert "unencrypted" in (exposed.listening_problem() or "")
+    assert load_settings(host="0.0.0.0", trusted_proxies=["10.0.0.5"]).listening_problem() is None
 
 
 def test_env_var_and_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
