@@ -57,7 +57,7 @@ def main() -> None:
     if not args.server.exists():
         sys.exit(f"{args.server} not found: run `make llama-server` first")
 
-    base = load_settings()
+    base = load_settings(rate_limits=False)  # scripted customers from loopback: no abuse protection
     port = free_port()
     remote = base.model_copy(
         update={"inference_urls": [f"http://127.0.0.1:{port}/v1"], "parallel_answers": args.slots}

@@ -1,15 +1,21 @@
-"""Test-only helpers: a free port, bounded waits, and the web app served in a background thread."""
+"""Test-only helpers: a free port, bounded waits, the web app served in a background thread, and a scan
+of the data and temp folders for a string."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
+
+from agent.settings import Settings
 
 
 def free_port() -> int:
@@ -45,12 +51,14 @@ def wait_for_http(url: str, *, timeout_s: float, process: subprocess.Popen[Any] 
 class BackgroundServer:
     """Runs an ASGI app with uvicorn in a thread; `start()` returns its URL once the port is bound."""
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, **options: Any) -> None:
+        """`options` are uvicorn's (e.g. `ui.app.server_options(settings)`); by default it believes no
+        proxy headers, as the product does without trusted_proxies."""
         import uvicorn
 
-        self._server = uvicorn.Server(
-            uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
-        )
+        config = {"log_level": "warning", "access_log": False, "proxy_headers": False, **options}
+        config |= {"host": host, "port": port}
+        self._server = uvicorn.Server(uvicorn.Config(app, **config))
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self.url = ""
 
@@ -72,3 +80,18 @@ class BackgroundServer:
         """Ask the server to finish and wait for it."""
         self._server.should_exit = True
         self._thread.join(timeout=10)
+
+
+def files_containing(settings: Settings, needle: bytes) -> list[Path]:
+    """Every file under the data dir and the temp dirs that contains `needle`."""
+    roots = {settings.data_dir, settings.temp_dir, Path(tempfile.gettempdir()), Path("/var/tmp")}
+    roots.add(Path(os.environ.get("GRADIO_TEMP_DIR", settings.temp_dir)))
+    hits = []
+    for root in roots:
+        for path in root.rglob("*") if root.exists() else []:
+            try:
+                if path.is_file() and needle in path.read_bytes():
+                    hits.append(path)
+            except OSError:
+                continue
+    return sorted(set(hits))

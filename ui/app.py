@@ -6,10 +6,13 @@ import logging
 import threading
 from typing import Any
 
+from agent.errors import ConfigError
 from agent.privacy.config_audit import record_configuration
 from agent.privacy.records import privacy_page_html
 from agent.privacy.subjects import DataSubjects
+from agent.runtime.metrics import PURGE_RUNS, watch_queue
 from agent.runtime.process import harden_process
+from agent.runtime.rate_limits import RateLimits
 from agent.settings import Settings
 from agent.wiring import Services, build_services
 
@@ -33,7 +36,9 @@ def create_app(services: Services) -> Any:
 
     from ui.admin import ADMIN_PATH, AdminGate, Console, add_login_routes, build_console, session_token
     from ui.chat import build_chat
+    from ui.operations import add_operations_routes
     from ui.security import SecurityHeaders
+    from ui.widget import add_widget_route
 
     agent, subjects = services.agent, services.subjects
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
@@ -42,6 +47,10 @@ def create_app(services: Services) -> Any:
     @app.get("/privacy", response_class=HTMLResponse)
     def privacy() -> str:
         return privacy_page
+
+    add_widget_route(app)
+    add_operations_routes(app, services)
+    watch_queue(lambda: agent.waiting)
 
     # The staff console, from the services (built in agent.wiring, never here).
     staff_services = services.staff_services
@@ -66,7 +75,7 @@ def create_app(services: Services) -> Any:
     # Every turn retrieves at once and then waits for the model in the agent's own line (it shows
     # the place in line, and answers "busy" beyond max_waiting_customers): Gradio must let
     # more turns run than that line holds, or the overflow would wait silently in Gradio's queue.
-    page = build_chat(agent, settings, subjects).queue(
+    page = build_chat(agent, settings, subjects, RateLimits(settings)).queue(
         default_concurrency_limit=settings.max_waiting_customers + 1 + BUSY_HEADROOM, max_size=200
     )
     app = gr.mount_gradio_app(
@@ -81,7 +90,7 @@ def create_app(services: Services) -> Any:
         mcp_server=False,
         pwa=False,
     )
-    return SecurityHeaders(AdminGate(app, staff_services))
+    return SecurityHeaders(AdminGate(app, staff_services), settings.embed_origins)
 
 
 def serve(settings: Settings) -> None:
@@ -89,6 +98,9 @@ def serve(settings: Settings) -> None:
     import uvicorn
 
     harden_process(settings)
+    problem = settings.listening_problem()
+    if problem:
+        raise ConfigError(f"Not starting: {problem}")
     services = build_services(settings)
     services.agent  # noqa: B018 - load the models and open the index before anything is recorded
     record_configuration(settings, services.audit)
@@ -97,17 +109,27 @@ def serve(settings: Settings) -> None:
     app = create_app(services)
     log.info("chat page on http://%s:%d", settings.host, settings.port)
     try:
-        uvicorn.run(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_level="warning",
-            access_log=False,
-            # An open chat tab keeps a connection alive; without a limit Ctrl-C would wait for it forever.
-            timeout_graceful_shutdown=5,
-        )
+        uvicorn.run(app, **server_options(settings))
     finally:
         purger.stop()
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options: address, TLS, and X-Forwarded-* believed only from the trusted proxies."""
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "warning",
+        "access_log": False,
+        # An open chat tab keeps a connection alive; without a limit Ctrl-C would wait for it forever.
+        "timeout_graceful_shutdown": 5,
+        # uvicorn would believe loopback's forwarded headers by default: only named proxies are.
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": settings.trusted_proxies or [],
+    }
+    if settings.tls_certfile and settings.tls_keyfile:
+        options |= {"ssl_certfile": str(settings.tls_certfile), "ssl_keyfile": str(settings.tls_keyfile)}
+    return options
 
 
 class PurgeSchedule:
@@ -132,7 +154,9 @@ class PurgeSchedule:
         while not self._stop.is_set():
             try:
                 summary = self._subjects.purge(actor="retention-schedule")
+                PURGE_RUNS.labels("ok").inc()
                 log.info("retention purge: %s", summary)
             except Exception:  # the schedule must outlive one failed run (e.g. a full disk)
+                PURGE_RUNS.labels("failed").inc()
                 log.exception("retention purge failed; will retry")
             self._stop.wait(self._interval_s)

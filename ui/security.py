@@ -1,4 +1,8 @@
-"""Security headers for every response: the page may load nothing from anywhere but its own origin."""
+"""Security headers for every response: the page may load nothing from anywhere but its own origin.
+
+Only the sites in `embed_origins` may show the chat in a frame (the widget); the staff console may never
+be framed. Over HTTPS (served directly or by a trusted proxy) browsers are told to stay on HTTPS (HSTS).
+"""
 
 from __future__ import annotations
 
@@ -21,28 +25,38 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "font-src 'self' data:",
         "media-src 'self' blob:",
         "connect-src 'self'",
-        "frame-ancestors 'none'",
         "form-action 'self'",
         "base-uri 'self'",
         "object-src 'none'",
     ]
 )
 SECURITY_HEADERS = {
-    "content-security-policy": CONTENT_SECURITY_POLICY,
+    "content-security-policy": f"{CONTENT_SECURITY_POLICY}; frame-ancestors 'none'",
     "referrer-policy": "no-referrer",
     "x-content-type-options": "nosniff",
     "x-frame-options": "DENY",
     "permissions-policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
     "cross-origin-opener-policy": "same-origin",
 }
+HSTS = ("strict-transport-security", "max-age=31536000")
+NEVER_FRAMED = "/admin"  # the staff console, whatever embed_origins says
 
 
 class SecurityHeaders:
-    """ASGI middleware that sets SECURITY_HEADERS on every HTTP response (streaming ones included)."""
+    """ASGI middleware that sets the security headers on every HTTP response (streaming ones included)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, embed_origins: list[str] | tuple[str, ...] = ()) -> None:
         self._app = app
-        self._headers = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+        self._strict = _encoded(SECURITY_HEADERS)
+        framable = dict(SECURITY_HEADERS)
+        if embed_origins:
+            # frame-ancestors is the allowlist; X-Frame-Options knows no list, so it must go.
+            framable["content-security-policy"] = (
+                f"{CONTENT_SECURITY_POLICY}; frame-ancestors 'self' {' '.join(embed_origins)}"
+            )
+            del framable["x-frame-options"]
+        self._framable = _encoded(framable)
+        self._names = {name.encode() for name in [*SECURITY_HEADERS, HSTS[0]]}
 
     async def __call__(
         self,
@@ -53,12 +67,18 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
+        headers = self._strict if str(scope.get("path", "")).startswith(NEVER_FRAMED) else self._framable
+        if scope.get("scheme") == "https":
+            headers = [*headers, _encoded(dict([HSTS]))[0]]
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                names = set(SECURITY_HEADERS)
-                kept = [(k, v) for k, v in message.get("headers", []) if k.decode().lower() not in names]
-                message["headers"] = kept + self._headers
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in self._names]
+                message["headers"] = kept + headers
             await send(message)
 
         await self._app(scope, receive, with_headers)
+
+
+def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(name.encode(), value.encode()) for name, value in headers.items()]

@@ -103,6 +103,11 @@ class SupportAgent:
         """The retriever answers are built on (the console reuses it for gaps and reindexing)."""
         return self._retriever
 
+    @property
+    def waiting(self) -> int:
+        """Customers waiting for the model right now."""
+        return self._turnstile.waiting
+
     def forget(self) -> None:
         """Clear the model's memory of past prompts (part of erasing a subject)."""
         self._generator.forget()

@@ -96,6 +96,10 @@ class Retriever:
         """The embedding model of the index."""
         return self._embedder
 
+    def passage_count(self) -> int:
+        """Passages in the index (all audiences): 0 means nothing was indexed yet."""
+        return int(self._collection.count())
+
     def warm(self) -> None:
         """Build the BM25 side now (at start), not on the first customer's question."""
         self._lexical_index()

@@ -34,6 +34,7 @@ from agent.privacy.schema import (
     DATA_TABLES,
     KEY_CHECK,
     KEY_TABLES,
+    SIGNALS,
     SUBJECT_DATA,
     SUBJECT_KEYS,
     open_database,
@@ -218,6 +219,14 @@ class ConversationStore:
         if row is None:
             raise UnknownSubject("No stored conversation has this reference code.")
         return SubjectCipher(self._keyring.unwrap(row[0], subject), subject)
+
+    def check(self) -> None:
+        """Raise StoreError unless both databases take a write and the master key opens the keys."""
+        self._check_master_key()
+        with self._writing() as (db, keys):
+            # A write that changes nothing: proves the files (or servers) accept writes right now.
+            keys.execute(KEY_CHECK.update().where(KEY_CHECK.c.id == 1).values(sealed=KEY_CHECK.c.sealed))
+            db.execute(SIGNALS.delete().where(sa.false()))
 
     def _check_master_key(self) -> None:
         # With another master key every subject id would differ and the store would look empty:
