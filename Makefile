@@ -7,7 +7,7 @@ LLAMA_SERVER := $(BIN)/llama-server
 CLI    := $(BIN)/support-agent
 
 .PHONY: run test index models install lint browser postgres egress-check bench-quality bench-privacy bench-latency \
-	bench-engines bench-retrieval llama-server
+	bench-engines bench-retrieval bench-doc2query bench-load llama-server
 
 run: index
 	$(CLI) serve
@@ -67,6 +67,16 @@ $(LLAMA_SERVER): | $(STAMP)
 # Retrieval and the covered / not-covered rule on the demo dev set and XQuAD (../shared/eval/xquad).
 bench-retrieval: models
 	$(BIN)/python bench/retrieval.py
+
+# Questions generated per article by the chat model, as a third ranking (~5 min for the demo help
+# center; add ARGS="--xquad ../shared/eval/xquad" for XQuAD, ~1 h); writes bench/out/doc2query.json.
+bench-doc2query: models
+	$(BIN)/python bench/doc2query.py $(ARGS)
+
+# 20 customers chatting for 3 minutes against the served app with the small model: errors, lost turns,
+# rate limits, memory; writes bench/out/load.json.
+bench-load: models
+	$(BIN)/python bench/load.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from agent.errors import ConfigError
 from agent.knowledge.embeddings import Embedder
 from agent.privacy.store import StoreError
 from agent.runtime.rate_limits import RateLimits
@@ -272,3 +273,30 @@ def test_widget_on_an_allowed_site_chats_and_on_others_is_refused(
                 with page.expect_console_message(lambda m: "frame-ancestors" in m.text, timeout=60_000):
                     page.locator("#support-chat-button").click()
                 expect(page.frame_locator("#support-chat-frame").locator("#consent-none")).to_have_count(0)
+
+
+def test_a_third_ui_language_is_one_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    import ui.texts
+
+    for code in ("de", "en"):
+        shutil.copy(ui.texts.LOCALES / f"{code}.toml", tmp_path)
+    english = (ui.texts.LOCALES / "en.toml").read_text(encoding="utf-8")
+    (tmp_path / "fr.toml").write_text(
+        english.replace(
+            'consent_none = "Chat without storing anything"', 'consent_none = "Discuter sans rien garder"'
+        ),
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(ui.texts, "LOCALES", tmp_path)
+    ui.texts.catalogue.cache_clear()
+    try:
+        assert visitor_language(None, "fr-CH,fr;q=0.9,en;q=0.5") == "fr"
+        assert ui.texts.texts("fr")["consent_none"] == "Discuter sans rien garder"
+        (tmp_path / "fr.toml").write_text('language_name = "Français"\n', encoding="utf-8")
+        ui.texts.catalogue.cache_clear()
+        with pytest.raises(ConfigError, match="fr.toml lacks"):
+            ui.texts.catalogue()
+    finally:
+        ui.texts.catalogue.cache_clear()

@@ -6,6 +6,8 @@ import tomllib
 from functools import cache
 from pathlib import Path
 
+from agent.errors import ConfigError
+
 LOCALES = Path(__file__).resolve().parent / "locales"
 FALLBACK = "en"
 
@@ -13,14 +15,17 @@ FALLBACK = "en"
 @cache
 def catalogue() -> dict[str, dict[str, str]]:
     """Every UI language's texts, by two-letter code. Each file must have every key English has."""
-    languages = {
-        path.stem: tomllib.loads(path.read_text(encoding="utf-8")) for path in LOCALES.glob("*.toml")
-    }
+    languages = {}
+    for path in sorted(LOCALES.glob("*.toml")):
+        try:
+            languages[path.stem] = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"ui/locales/{path.name} cannot be read: {exc}") from None
     keys = set(languages[FALLBACK])
     for code, texts in languages.items():
         missing = sorted(keys - set(texts))
         if missing:
-            raise ValueError(f"ui/locales/{code}.toml lacks {', '.join(missing)}")
+            raise ConfigError(f"ui/locales/{code}.toml lacks {', '.join(missing)} (every key of en.toml)")
     return languages
 
 
