@@ -56,6 +56,14 @@ class WebSettings(BaseModel):
     tickets_per_hour_per_address: int = Field(
         5, ge=1, le=1000, description="Handoff tickets per IP address per hour."
     )
+    proof_of_work: bool = Field(
+        False,
+        description="Before the consent choice, the visitor's browser solves a small proof-of-work "
+        "puzzle (ALTCHA scheme, served here): about a second for a person, costly for a script.",
+    )
+    proof_of_work_max_number: int = Field(
+        100_000, ge=1_000, le=10_000_000, description="Puzzle size: the browser tries up to this many hashes."
+    )
     max_turns_per_conversation: int = Field(
         40, ge=1, le=1000, description="Questions in one conversation; then the visitor is offered a human."
     )

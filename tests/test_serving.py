@@ -3,8 +3,11 @@ and the widget on another site — all through the real served app (and Chromium
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
 import http.server
+import json
 import logging
 import os
 import subprocess
@@ -20,6 +23,7 @@ import pytest
 from agent.errors import ConfigError
 from agent.knowledge.embeddings import Embedder
 from agent.privacy.store import StoreError
+from agent.runtime.proof_of_work import ProofOfWork
 from agent.runtime.rate_limits import RateLimits
 from agent.wiring import Services, build_services
 from tests.browser import chromium_page, expect, screenshot
@@ -300,3 +304,32 @@ def test_a_third_ui_language_is_one_file(tmp_path: Path, monkeypatch: pytest.Mon
             ui.texts.catalogue()
     finally:
         ui.texts.catalogue.cache_clear()
+
+
+def test_proof_of_work_before_the_first_question(demo_data_dir: Path, embedder: Embedder) -> None:
+    with served(demo_data_dir, embedder, proof_of_work=True, proof_of_work_max_number=20_000) as (url, _):
+        with chromium_page([], locale="en-GB") as page:  # a person's browser solves it unnoticed
+            page.goto(url)
+            page.locator("#consent-none").click()
+            expect(page.locator("#question textarea")).to_be_visible(timeout=60_000)  # accepted: chat opens
+        *_, status = _client(url).predict(api_name="/consent_none")  # a script that does not solve it
+        assert "could not be checked" in status
+        *_, status = _client(url).predict("bm90IGEgc29sdXRpb24=", api_name="/consent_none")
+        assert "could not be checked" in status
+
+
+def test_a_proof_of_work_solution_counts_once() -> None:
+    proof = ProofOfWork(2_000)
+    challenge = json.loads(proof.challenge())
+    number = next(
+        n
+        for n in range(challenge["maxNumber"] + 1)
+        if hashlib.sha256(f"{challenge['salt']}{n}".encode()).hexdigest() == challenge["challenge"]
+    )
+    fields = ("algorithm", "challenge", "salt", "signature")
+    solution = {**{k: challenge[k] for k in fields}, "number": number}
+    payload = base64.b64encode(json.dumps(solution).encode()).decode()
+    assert proof.verify(payload)
+    assert not proof.verify(payload)  # replayed
+    forged = base64.b64encode(json.dumps({**solution, "number": number + 1}).encode()).decode()
+    assert not ProofOfWork(2_000).verify(forged) and not proof.verify("")

@@ -16,6 +16,7 @@ from agent.answering.assistant import SupportAgent
 from agent.errors import AgentError
 from agent.privacy.crypto import normalise_reference_code
 from agent.privacy.subjects import DataSubjects
+from agent.runtime.proof_of_work import SOLVER_JS, ProofOfWork
 from agent.runtime.rate_limits import RateLimits
 from agent.settings import Settings
 from ui.chat_turn import ChatMessages, History, Session, Visitor, hand_off, rate_last_answer, respond
@@ -35,6 +36,7 @@ def build_chat(
 ) -> gr.Blocks:
     """The chat page. Per-customer state lives in the browser session (gr.State), never on this object."""
     said = texts(FALLBACK)
+    proof = ProofOfWork(settings.proof_of_work_max_number) if settings.proof_of_work else None
     with gr.Blocks(
         title=f"{settings.company_name} – Hilfe / Help",
         analytics_enabled=False,
@@ -51,6 +53,8 @@ def build_chat(
                     keep = gr.Button(said["consent_store"], elem_id="consent-store")
                     dont_keep = gr.Button(said["consent_none"], variant="primary", elem_id="consent-none")
                 consent_status = gr.Markdown("", elem_id="consent-status")
+                # the proof-of-work challenge (when switched on); the browser sends its solution instead
+                puzzle = gr.Textbox("", visible=False, elem_id="proof-of-work")
             with gr.Column(visible=False, elem_id="chat-area") as chat_panel:
                 status = gr.Markdown("", elem_id="privacy-status")
                 chatbot = gr.Chatbot(label=said["chat_label"], elem_id="chat", height=460, buttons=["copy"])
@@ -87,6 +91,7 @@ def build_chat(
             t = texts(language)
             return (
                 language,
+                proof.challenge() if proof else "",
                 gr.Column(visible=True),
                 ""
                 if params.get("embed")
@@ -116,17 +121,19 @@ def build_chat(
             show_page,
             None,
             [
-                ui, body, header, notice, keep, dont_keep, chatbot, box, send, examples.dataset, thumbs_up,
-                thumbs_down, human, contact, agreed, send_ticket, withdraw, my_data, my_data_help, code,
-                download, delete,
+                ui, puzzle, body, header, notice, keep, dont_keep, chatbot, box, send, examples.dataset,
+                thumbs_up, thumbs_down, human, contact, agreed, send_ticket, withdraw, my_data, my_data_help,
+                code, download, delete,
             ],
             api_visibility="private",
         )  # fmt: skip
 
         consent_outputs = [session, consent_panel, chat_panel, status, code, chatbot, history]
 
-        def choose(store: bool, language: str, request: gr.Request) -> tuple[Any, ...]:
+        def choose(store: bool, language: str, solution: str, request: gr.Request) -> tuple[Any, ...]:
             t = texts(language)
+            if proof and not proof.verify(solution):
+                return *_unchanged(len(consent_outputs)), t["pow_failed"]
             if not Visitor.of(request).allowed(limits, "consent"):
                 return *_unchanged(len(consent_outputs)), t["consent_limited"]
             if store:
@@ -136,11 +143,11 @@ def build_chat(
             subjects.consent_without_storing()
             return *_opened({"store": False, "reference": None}, t["not_stored_note"], ""), ""
 
-        def choose_store(language: str, request: gr.Request) -> tuple[Any, ...]:
-            return choose(True, language, request)
+        def choose_store(language: str, solution: str, request: gr.Request) -> tuple[Any, ...]:
+            return choose(True, language, solution, request)
 
-        def choose_no_store(language: str, request: gr.Request) -> tuple[Any, ...]:
-            return choose(False, language, request)
+        def choose_no_store(language: str, solution: str, request: gr.Request) -> tuple[Any, ...]:
+            return choose(False, language, solution, request)
 
         def withdraw_consent(current: Session) -> tuple[Any, ...]:
             if current and current.get("store"):
@@ -212,8 +219,10 @@ def build_chat(
         send_ticket.click(
             ticket, [contact, agreed, history, session, ui], [handoff_status, session], api_name="handoff"
         )
-        keep.click(choose_store, [ui], [*consent_outputs, consent_status], api_name="consent_store")
-        dont_keep.click(choose_no_store, [ui], [*consent_outputs, consent_status], api_name="consent_none")
+        solver = SOLVER_JS if proof else None
+        chosen = [*consent_outputs, consent_status]
+        keep.click(choose_store, [ui, puzzle], chosen, js=solver, api_name="consent_store")
+        dont_keep.click(choose_no_store, [ui, puzzle], chosen, js=solver, api_name="consent_none")
         withdraw.click(withdraw_consent, [session], consent_outputs, api_name="withdraw")
         turn_inputs = [box, chatbot, history, session, ui]
         box.submit(turn, turn_inputs, [box, chatbot, history], api_name="chat")
