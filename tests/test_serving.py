@@ -133,6 +133,23 @@ def test_a_flooding_visitor_is_limited_while_another_is_answered(
         assert 'support_agent_rate_limited_total{action="question"}' in metrics
 
 
+def test_tickets_and_conversation_length_are_limited(demo_data_dir: Path, embedder: Embedder) -> None:
+    limits = {"tickets_per_hour_per_address": 1, "max_turns_per_conversation": 1}
+    with served(demo_data_dir, embedder, **limits) as (url, _):
+        client = _client(url)
+        client.predict(api_name="/consent_none")
+        _, chat = client.predict("What will the weather be like in Hamburg tomorrow?", api_name="/chat")
+        _, chat = client.predict("And in Berlin?", api_name="/chat")
+        assert "very long" in _text(chat[-1]) and "support@nordlicht-shop.example" in _text(chat[-1])
+        assert "Ticket" in str(client.predict("jana@example.de", True, api_name="/handoff"))
+        status = str(client.predict("jana@example.de", True, api_name="/handoff"))
+        assert "Many tickets" in status and "Ticket **#" not in status
+        metrics = httpx.get(f"{url}metrics").text
+        assert 'support_agent_rate_limited_total{action="ticket"}' in metrics
+        assert 'support_agent_rate_limited_total{action="conversation_length"}' in metrics
+        assert "support_agent_handoff_tickets_total" in metrics
+
+
 def test_limits_per_address_count_the_trusted_proxys_client(
     demo_data_dir: Path, embedder: Embedder, caplog: pytest.LogCaptureFixture
 ) -> None:
