@@ -31,7 +31,7 @@ from agent.knowledge.articles import load_knowledge  # noqa: E402
 from agent.runtime.process import harden_process  # noqa: E402
 from agent.settings import Settings, load_settings  # noqa: E402
 from agent.wiring import Services, build_embedder, build_services  # noqa: E402
-from tests.support import BackgroundServer  # noqa: E402
+from tests.support import BackgroundServer, message_text  # noqa: E402
 from ui.app import create_app  # noqa: E402
 
 # Scripted customers: each a conversation of one or two turns (a follow-up needs the first).
@@ -215,7 +215,7 @@ def turn(client: Any, question: str) -> dict[str, Any]:
         job = client.submit(question, api_name="/chat")
         for _box, chat in job:
             now = time.perf_counter() - started
-            text = _text(chat[-1]) if chat else ""
+            text = message_text(chat[-1]) if chat else ""
             if "🔎" in text or "⏳" in text:
                 seen["sources_s"] = seen["sources_s"] if seen["sources_s"] is not None else now
                 seen["queued"] = seen["queued"] or "⏳" in text
@@ -243,15 +243,8 @@ def turn(client: Any, question: str) -> dict[str, Any]:
 def _own_answer(job: Any, question: str) -> bool:
     """The customer's chat shows their own question (nobody else's)."""
     _box, chat = job.outputs()[-1]
-    users = [_text(m).strip() for m in chat if m["role"] == "user"]
+    users = [message_text(m).strip() for m in chat if m["role"] == "user"]
     return bool(users) and users[-1] in (question.strip(), "", "…")
-
-
-def _text(message: dict[str, Any]) -> str:
-    content = message.get("content")
-    if isinstance(content, list):
-        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    return str(content or "")
 
 
 def percentiles(values: list[float]) -> dict[str, float | None]:

@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.latency import CUSTOMERS  # noqa: E402
-from tests.support import free_port, wait_for_http  # noqa: E402
+from tests.support import free_port, message_text, wait_for_http  # noqa: E402
 
 SMALL_MODEL = "smollm2-135m-instruct"
 TURN_TIMEOUT_S = 120.0
@@ -123,7 +123,7 @@ def turn(client: Any, question: str) -> dict[str, Any]:
     started = time.perf_counter()
     try:
         box, chat = client.submit(question, api_name="/chat").result(timeout=TURN_TIMEOUT_S)
-        text = _text(chat[-1]) if chat else ""
+        text = message_text(chat[-1]) if chat else ""
         ok = bool(text) and box == ""
     except Exception:  # noqa: BLE001 - any failure is an error of this turn
         text, ok = "", False
@@ -209,13 +209,6 @@ def summarise(
 def print_report(report: dict[str, Any]) -> None:
     for name, value in report.items():
         print(f"{name:32} {value}")
-
-
-def _text(message: dict[str, Any]) -> str:
-    content = message["content"]
-    if isinstance(content, list):
-        return " ".join(str(p.get("text", "")) if isinstance(p, dict) else str(p) for p in content)
-    return str(content)
 
 
 if __name__ == "__main__":

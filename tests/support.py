@@ -95,3 +95,11 @@ def files_containing(settings: Settings, needle: bytes) -> list[Path]:
             except OSError:
                 continue
     return sorted(set(hits))
+
+
+def message_text(message: dict[str, Any]) -> str:
+    """The text of a chat message as gradio_client returns it (Gradio may wrap text in typed parts)."""
+    content = message.get("content")
+    if isinstance(content, list):
+        return " ".join(str(p.get("text", "")) if isinstance(p, dict) else str(p) for p in content)
+    return str(content or "")

@@ -21,7 +21,7 @@ from agent.knowledge.index import sync_index
 from agent.wiring import agent_policy, build_generator, build_retriever, build_services
 from tests.conftest import make_settings, write_article
 from tests.fakes import RecordingGenerator
-from tests.support import BackgroundServer
+from tests.support import BackgroundServer, message_text
 from ui.app import create_app
 
 CANARY = "Zebrakanarienvogel7731"
@@ -167,13 +167,6 @@ def _chat(url: str, question: str) -> list[dict]:
     return chat
 
 
-def _text(message: dict) -> str:
-    content = message["content"]
-    if isinstance(content, list):
-        return " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
-    return str(content)
-
-
 QUESTIONS = {
     "How long do I have to return an item?": "en/returns",
     "Kann ich auf Rechnung bezahlen?": "de/",
@@ -187,8 +180,8 @@ def test_four_customers_at_once_each_get_their_own_answer(served: str) -> None:
         chats = dict(zip(QUESTIONS, pool.map(lambda q: _chat(served, q), QUESTIONS), strict=True))
     for question, chat in chats.items():
         assert [m["role"] for m in chat] == ["user", "assistant"]
-        assert _text(chat[0]) == question  # nobody sees another customer's turn
-        reply = _text(chat[1])
+        assert message_text(chat[0]) == question  # nobody sees another customer's turn
+        reply = message_text(chat[1])
         assert reply and "🔎" not in reply and "⏳" not in reply  # a final answer, not a progress note
         others = [q for q in QUESTIONS if q != question]
         assert not any(other in reply for other in others)
@@ -198,7 +191,7 @@ def test_four_customers_at_once_each_get_their_own_answer(served: str) -> None:
 def test_customers_beyond_the_queue_get_a_friendly_busy_answer(served: str) -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         chats = list(pool.map(lambda q: _chat(served, q), list(QUESTIONS)))
-    replies = [_text(chat[-1]) for chat in chats]
+    replies = [message_text(chat[-1]) for chat in chats]
     busy = [r for r in replies if "a lot of customers" in r or "sehr viele Kunden" in r]
     assert busy, replies  # one answer at a time and nobody may wait: the others are told at once
     assert len(busy) < len(replies)  # and the first customer was answered

@@ -25,7 +25,7 @@ from agent.privacy.subjects import DataSubjects
 from agent.settings import Settings
 from agent.wiring import build_services
 from tests.conftest import make_settings
-from tests.support import BackgroundServer, files_containing, wait_until
+from tests.support import BackgroundServer, files_containing, message_text, wait_until
 from ui.app import create_app
 
 CANARY = "canary-3f9e1c"
@@ -62,8 +62,8 @@ def test_consent_is_required_before_the_first_answer(app: App) -> None:
     client = app.client()
     box, chat = client.predict("How long do I have to return an item?", api_name="/chat")
     assert box == "How long do I have to return an item?"  # the question is kept, not lost
-    assert len(chat) == 1 and "Please choose above first" in _text(chat[0])
-    assert "Source" not in _text(chat[0])
+    assert len(chat) == 1 and "Please choose above first" in message_text(chat[0])
+    assert "Source" not in message_text(chat[0])
 
 
 def test_page_shows_the_notice_and_links_the_privacy_page(app: App) -> None:
@@ -81,7 +81,7 @@ def test_chat_without_storing_writes_no_row(app: App) -> None:
     note, code, chat, _ = client.predict(api_name="/consent_none")
     assert "Nothing is stored" in note and code == ""
     _, chat = client.predict(f"{CANARY} How long do I have to return an item?", api_name="/chat")
-    assert "Source:" in _text(chat[-1])
+    assert "Source:" in message_text(chat[-1])
     assert _rows(app.settings) == before
     last = AuditLog(app.settings.audit_path).entries()[-1]
     assert (last["event"], last["details"]["choice"]) == ("consent_given", "no_store")
@@ -93,7 +93,7 @@ def test_personal_data_is_redacted_before_model_store_and_page(app: App) -> None
     _, chat = client.predict(
         f"Meine Nummer ist {PHONE}, Mail {EMAIL}. Wie lange dauert die Erstattung?", api_name="/chat"
     )
-    shown = _text(chat[0]) + _text(chat[1])
+    shown = message_text(chat[0]) + message_text(chat[1])
     assert "[PHONE]" in shown and "[EMAIL]" in shown and "Personenbezogene Daten wurden" in shown
     assert PHONE not in shown and EMAIL not in shown
     stored = " ".join(m.text for m in app.subjects.store.messages(code))
@@ -106,7 +106,7 @@ def test_erasure_canary_leaves_no_trace(app: App, caplog: pytest.LogCaptureFixtu
         note, code, *_ = client.predict(api_name="/consent_store")
         assert code in note
         _, chat = client.predict(f"{CANARY} mail {EMAIL}: how do I return an item?", api_name="/chat")
-        assert "Source:" in _text(chat[-1])
+        assert "Source:" in message_text(chat[-1])
         status, data_file = client.predict(code, api_name="/download_my_data")
         export = httpx.get(data_file["url"], timeout=30).json()
         assert export["reference_code"] == code and CANARY in export["messages"][0]["text"]
@@ -140,7 +140,7 @@ def test_withdrawing_consent_is_one_click_and_erases(app: App) -> None:
     with pytest.raises(Exception, match="No stored conversation"):
         app.subjects.store.messages(code)
     _, chat = client.predict("Kann ich auf Rechnung zahlen?", api_name="/chat")
-    assert "Please choose above first" in _text(chat[-1])  # no consent any more: no answer
+    assert "Please choose above first" in message_text(chat[-1])  # no consent any more: no answer
     assert AuditLog(app.settings.audit_path).entries()[-1]["event"] == "consent_withdrawn"
 
 
@@ -211,13 +211,6 @@ def _rows(settings: Settings) -> tuple[int, int]:
         )
     finally:
         db.close()
-
-
-def _text(message: dict) -> str:
-    content = message["content"]
-    if isinstance(content, list):
-        return " ".join(str(p.get("text", "")) if isinstance(p, dict) else str(p) for p in content)
-    return str(content)
 
 
 def test_server_purges_expired_conversations_on_a_schedule(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ from agent.runtime.rate_limits import RateLimits
 from agent.wiring import Services, build_services
 from tests.browser import chromium_page, expect, screenshot
 from tests.conftest import MODELS_DIR, make_settings
-from tests.support import BackgroundServer, files_containing, free_port, wait_until
+from tests.support import BackgroundServer, files_containing, free_port, message_text, wait_until
 from ui.app import create_app, server_options
 from ui.texts import catalogue, visitor_language
 
@@ -52,13 +52,6 @@ def _client(url: str, address: str | None = None):  # noqa: ANN202 - gradio_clie
 
     headers = {"X-Forwarded-For": address} if address else None
     return Client(url, verbose=False, headers=headers)
-
-
-def _text(message: dict) -> str:
-    content = message["content"]
-    if isinstance(content, list):
-        return " ".join(str(p.get("text", "")) if isinstance(p, dict) else str(p) for p in content)
-    return str(content)
 
 
 def test_health_readiness_and_metrics_without_customer_text(
@@ -120,15 +113,15 @@ def test_a_flooding_visitor_is_limited_while_another_is_answered(
         other.predict(api_name="/consent_none")
         for _ in range(2):
             _, chat = flooder.predict("Can I pay on invoice?", api_name="/chat")
-            assert "wait a minute" not in _text(chat[-1])
+            assert "wait a minute" not in message_text(chat[-1])
         box, chat = flooder.predict("Can I pay on invoice?", api_name="/chat")
-        limited = _text(chat[-1])
+        limited = message_text(chat[-1])
         assert (
             "wait a minute" in limited and "support@nordlicht-shop.example" in limited
         )  # the way to a human
         assert box == "Can I pay on invoice?"  # kept, to send again later
         _, chat = other.predict("How long do I have to return an item?", api_name="/chat")
-        assert "wait a minute" not in _text(chat[-1]) and "Source:" in _text(chat[-1])
+        assert "wait a minute" not in message_text(chat[-1]) and "Source:" in message_text(chat[-1])
         metrics = httpx.get(f"{url}metrics").text
         assert 'support_agent_rate_limited_total{action="question"}' in metrics
 
@@ -140,7 +133,9 @@ def test_tickets_and_conversation_length_are_limited(demo_data_dir: Path, embedd
         client.predict(api_name="/consent_none")
         _, chat = client.predict("What will the weather be like in Hamburg tomorrow?", api_name="/chat")
         _, chat = client.predict("And in Berlin?", api_name="/chat")
-        assert "very long" in _text(chat[-1]) and "support@nordlicht-shop.example" in _text(chat[-1])
+        assert "very long" in message_text(chat[-1]) and "support@nordlicht-shop.example" in message_text(
+            chat[-1]
+        )
         assert "Ticket" in str(client.predict("jana@example.de", True, api_name="/handoff"))
         status = str(client.predict("jana@example.de", True, api_name="/handoff"))
         assert "Many tickets" in status and "Ticket **#" not in status

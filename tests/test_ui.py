@@ -15,7 +15,7 @@ from agent.knowledge.embeddings import Embedder
 from agent.wiring import build_services
 from tests.browser import chromium_page, expect, screenshot
 from tests.conftest import make_settings
-from tests.support import BackgroundServer
+from tests.support import BackgroundServer, message_text
 from ui.app import create_app
 from ui.security import SECURITY_HEADERS
 
@@ -54,7 +54,7 @@ def test_chat_answers_with_linked_citation(chat_url: str) -> None:
     box, chat = client.predict("How long do I have to return an item?", api_name="/chat")
     assert box == ""
     assert [m["role"] for m in chat] == ["user", "assistant"]
-    reply = _text(chat[-1])
+    reply = message_text(chat[-1])
     assert "[Returning an item](https://help.nordlicht-shop.example/en/returns)" in reply
     assert "Source:" in reply
 
@@ -62,14 +62,14 @@ def test_chat_answers_with_linked_citation(chat_url: str) -> None:
 def test_out_of_scope_gets_handoff_in_german(chat_url: str) -> None:
     client = _client(chat_url)
     _, chat = client.predict("Wie wird das Wetter morgen in Hamburg?", api_name="/chat")
-    assert "support@nordlicht-shop.example" in _text(chat[-1])
-    assert "Quelle" not in _text(chat[-1])
+    assert "support@nordlicht-shop.example" in message_text(chat[-1])
+    assert "Quelle" not in message_text(chat[-1])
 
 
 def test_oversized_message_gets_a_clear_message(chat_url: str) -> None:
     client = _client(chat_url)
     _, chat = client.predict("bitte " * 400, api_name="/chat")
-    assert "the limit is 1500" in _text(chat[-1])
+    assert "the limit is 1500" in message_text(chat[-1])
 
 
 def test_sessions_do_not_share_history(chat_url: str) -> None:
@@ -77,7 +77,7 @@ def test_sessions_do_not_share_history(chat_url: str) -> None:
     first.predict("Can I pay on invoice?", api_name="/chat")
     _, chat = second.predict("Welche Zahlungsarten gibt es?", api_name="/chat")
     assert len(chat) == 2  # the second customer's chat holds only their own turn
-    assert "invoice" not in _text(chat[0]).lower()
+    assert "invoice" not in message_text(chat[0]).lower()
 
 
 def test_chat_logs_carry_no_message_text(chat_url: str, caplog: pytest.LogCaptureFixture) -> None:
@@ -111,10 +111,3 @@ def test_page_in_headless_chromium_answers_and_only_talks_to_its_own_origin(chat
     print(f"\npage: {len(requests)} requests, hosts contacted: {hosts}")
     foreign = [url for url in requests if not url.startswith((origin, "data:", "blob:"))]
     assert requests and not foreign, foreign
-
-
-def _text(message: dict) -> str:
-    content = message["content"]
-    if isinstance(content, list):  # Gradio may wrap text in typed parts
-        return " ".join(str(p.get("text", "")) if isinstance(p, dict) else str(p) for p in content)
-    return str(content)
