@@ -56,6 +56,7 @@ class SecurityHeaders:
             )
             del framable["x-frame-options"]
         self._framable = _encoded(framable)
+        self._hsts = _encoded(dict([HSTS]))
         self._names = {name.encode() for name in [*SECURITY_HEADERS, HSTS[0]]}
 
     async def __call__(
@@ -69,7 +70,7 @@ class SecurityHeaders:
             return
         headers = self._strict if str(scope.get("path", "")).startswith(NEVER_FRAMED) else self._framable
         if scope.get("scheme") == "https":
-            headers = [*headers, _encoded(dict([HSTS]))[0]]
+            headers = headers + self._hsts
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
