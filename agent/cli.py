@@ -163,7 +163,8 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     for problem in report.problems:
         print(f"TAMPERED: {problem}")
     state = "intact" if report.ok else "BROKEN"
-    print(f"audit trail {state}: {report.entries} entries, head {report.head}")
+    pruned = f" ({report.pruned} older entries pruned by retention)" if report.pruned else ""
+    print(f"audit trail {state}: {report.entries} entries, head {report.head}{pruned}")
     return 0 if report.ok else 1
 
 
