@@ -301,7 +301,9 @@ def test_reindex_retention_audit_and_users_from_the_console(site: Site) -> None:
     assert site.subjects.audit.entries()[-1]["event"] == "reindex"
 
     officer = site.console("privacy-officer")
-    assert f"{site.settings.retention_days} days" in officer.predict(api_name="/retention_view")
+    retention = officer.predict(api_name="/retention_view")
+    assert f"{site.settings.retention_days} days" in retention
+    assert f"handoff tickets {site.settings.ticket_retention_days} days after done" in retention
     audit = officer.predict(api_name="/audit_view")
     assert audit["headers"][:3] == ["#", "time", "event"] and audit["data"]
 

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from agent.clock import iso, utc_now
 from agent.privacy.cipher import SubjectCipher
-from agent.privacy.schema import MESSAGES, SUBJECTS
+from agent.privacy.schema import MESSAGES, SIGNALS, SUBJECTS, TICKETS
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,19 @@ def expired(conn: Connection, retention_days: int, now: datetime | None = None) 
     cutoff = iso((now or utc_now()) - timedelta(days=retention_days))
     query = sa.select(SUBJECTS.c.subject_id).where(SUBJECTS.c.last_active_at < cutoff)
     return [row[0] for row in conn.execute(query).all()]
+
+
+def erase_messages(db: Connection, subject: str) -> int:
+    """Delete the subject's messages only (its tickets and feedback have periods of their own)."""
+    return db.execute(sa.delete(MESSAGES).where(MESSAGES.c.subject_id == subject)).rowcount
+
+
+def holds_tickets_or_feedback(conn: Connection, subject: str) -> bool:
+    """True while a ticket or a feedback signal of the subject is stored (they keep its key alive)."""
+    return any(
+        conn.execute(sa.select(table.c.id).where(table.c.subject_id == subject).limit(1)).first()
+        for table in (SIGNALS, TICKETS)
+    )
 
 
 def counts(conn: Connection) -> tuple[int, int]:

@@ -58,6 +58,11 @@ def erase_signals(db: Connection, subject: str) -> int:
     return db.execute(sa.delete(SIGNALS).where(SIGNALS.c.subject_id == subject)).rowcount
 
 
+def erase_signals_before(db: Connection, cutoff: str) -> int:
+    """Delete every signal given before `cutoff` (ISO time); how many."""
+    return db.execute(sa.delete(SIGNALS).where(SIGNALS.c.at < cutoff)).rowcount
+
+
 def count_redactions(db: Connection, day: str, found: dict[str, int]) -> None:
     """Add counts of redacted types to the day's totals."""
     for kind, count in found.items():

@@ -140,6 +140,11 @@ class ConversationStore:
         with self._reading() as conn:
             return conversations.expired(conn, retention_days, now)
 
+    def holds_tickets_or_feedback(self, subject: str) -> bool:
+        """True while a ticket or a feedback signal of the subject is stored."""
+        with self._reading() as conn:
+            return conversations.holds_tickets_or_feedback(conn, subject)
+
     def counts(self) -> tuple[int, int]:
         """(subjects, messages) currently stored."""
         with self._reading() as conn:
@@ -203,6 +208,29 @@ class ConversationStore:
             ).rowcount
         self._compact()
         return Deletion(subject, count, bool(destroyed), signals, handoffs)
+
+    def erase_expired_rows(self, feedback_before: str, tickets_done_before: str) -> tuple[int, int]:
+        """Retention of feedback and tickets: delete every signal given before `feedback_before` and
+        every ticket done before `tickets_done_before` (ISO times). (signals, tickets) deleted."""
+        with self._writing() as (db, _):
+            signals = feedback.erase_signals_before(db, feedback_before)
+            done = tickets.erase_done_before(db, tickets_done_before)
+        if signals or done:
+            self._compact()
+        return signals, done
+
+    def erase_messages(self, subject: str) -> int:
+        """Delete the subject's messages only, keeping its key for the rows that have their own period."""
+        with self._writing() as (db, _):
+            deleted = conversations.erase_messages(db, subject)
+        if deleted:
+            self._compact()
+        return deleted
+
+    def open_tickets_before(self, cutoff: str) -> int:
+        """How many tickets opened before `cutoff` are still open."""
+        with self._reading() as conn:
+            return tickets.open_before(conn, cutoff)
 
     def close(self) -> None:
         """Compact and close both databases."""

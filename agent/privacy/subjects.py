@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import secrets
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from agent.clock import iso
+from agent.clock import iso, utc_now
 from agent.errors import AgentError
 from agent.privacy.audit import AuditLog
 from agent.privacy.crypto import Keyring, load_master_key, new_reference_code, normalise_reference_code
@@ -126,6 +128,7 @@ class DataSubjects:
             "legal_basis": "consent (GDPR Art. 6(1)(a))",
             "consent": {"given_at": consent_at, "notice_version": notice_version},
             "retention_days": self._settings.retention_days,
+            "retention_days_by_category": self._settings.retention_periods(),
             "note": "Personal data such as e-mail addresses was removed from messages before storing "
             "(shown as placeholders like [EMAIL]).",
             "messages": [{"at": m.at, "from": m.role, "text": m.text} for m in messages],
@@ -174,18 +177,56 @@ class DataSubjects:
         subject = self.store.subject_id(self.known(reference))
         return self._erase_subject(subject, actor, event)
 
-    def purge(self, actor: str = "retention") -> dict[str, Any]:
-        """Erase every conversation past the retention period and stale download copies."""
-        expired = self.store.expired(self._settings.retention_days)
-        for subject in expired:
-            self._erase_subject(subject, actor, "erasure_by_retention")
+    def purge(self, actor: str = "retention", now: datetime | None = None) -> dict[str, Any]:
+        """Delete everything past its retention period, each category by its own; counts per category.
+
+        Conversations: messages `retention_days` after the subject's last activity. The subject and its
+        key go too (audited as `erasure_by_retention`) unless a ticket or feedback still within its own
+        period needs them; then only the messages go. Tickets: `ticket_retention_days` after they were
+        marked done (open ones stay: a customer is waiting for the reply; they are counted). Feedback:
+        `feedback_retention_days` after it was given. Simulation run folders and files in the temp
+        folder (uploaded past tickets): `simulation_retention_days` after they were last written. Audit
+        entries: `audit_retention_days`, pruned behind a checkpoint. Download copies: after one hour.
+        """
+        now = now or utc_now()
+        settings = self._settings
+
+        def before(days: int) -> str:
+            return iso(now - timedelta(days=days))
+
+        feedback_deleted, tickets_deleted = self.store.erase_expired_rows(
+            feedback_before=before(settings.feedback_retention_days),
+            tickets_done_before=before(settings.ticket_retention_days),
+        )
+        erased = messages_deleted = 0
+        for subject in self.store.expired(settings.retention_days, now):
+            if self.store.holds_tickets_or_feedback(subject):
+                messages_deleted += self.store.erase_messages(subject)
+            else:
+                self._erase_subject(subject, actor, "erasure_by_retention")
+                erased += 1
+        uploads, runs = self._purge_simulation_files(now - timedelta(days=settings.simulation_retention_days))
         stale = [p for p in self._download_copies("") if time.time() - p.stat().st_mtime > EXPORT_MAX_AGE_S]
         for path in stale:
             path.unlink(missing_ok=True)
+        pruned = self.audit.prune(now - timedelta(days=settings.audit_retention_days), actor)
         summary = {
-            "expired_conversations_erased": len(expired),
+            "expired_conversations_erased": erased,
+            "expired_messages_deleted": messages_deleted,
+            "handoff_tickets_deleted": tickets_deleted,
+            "open_tickets_past_period": self.store.open_tickets_before(
+                before(settings.ticket_retention_days)
+            ),
+            "feedback_deleted": feedback_deleted,
+            "simulation_uploads_deleted": uploads,
+            "simulation_runs_deleted": runs,
+            "audit_entries_pruned": pruned,
             "stale_download_copies_removed": len(stale),
-            "retention_days": self._settings.retention_days,
+            "retention_days": settings.retention_days,
+            "ticket_retention_days": settings.ticket_retention_days,
+            "feedback_retention_days": settings.feedback_retention_days,
+            "simulation_retention_days": settings.simulation_retention_days,
+            "audit_retention_days": settings.audit_retention_days,
         }
         self.audit.record("purge", actor, **summary)
         return summary
@@ -240,6 +281,32 @@ class DataSubjects:
         )
         return receipt
 
+    def _purge_simulation_files(self, cutoff: datetime) -> tuple[int, int]:
+        """Delete simulation run folders and temp files (uploaded past tickets, cached copies) last
+        written before `cutoff`; (files, run folders) deleted."""
+        from agent.staff.console import simulations_dir
+
+        limit = cutoff.timestamp()
+        runs = simulations_dir(self._settings)
+        old_runs = [
+            run
+            for run in (runs.iterdir() if runs.exists() else [])
+            if run.is_dir() and _last_written(run) < limit
+        ]
+        for run in old_runs:
+            shutil.rmtree(run, ignore_errors=True)
+        temp = self._settings.temp_dir
+        files = (
+            [p for p in temp.rglob("*") if p.is_file() and p.stat().st_mtime < limit] if temp.exists() else []
+        )
+        for path in files:
+            path.unlink(missing_ok=True)
+        emptied = {parent for path in files for parent in path.parents if temp in parent.parents}
+        for folder in sorted(emptied, key=lambda p: -len(p.parts)):  # folders left empty, deepest first
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        return len(files), len(old_runs)
+
     def _download_copies(self, pseudonym: str) -> list[Path]:
         # Our own export files and the copies Gradio made of them in its cache (same file name).
         root = self._settings.temp_dir
@@ -276,6 +343,11 @@ def open_data_subjects(settings: Settings, forget_caches: Callable[[], None] | N
         else None,
     )
     return DataSubjects(settings, store, AuditLog(settings.audit_path), forget_caches)
+
+
+def _last_written(folder: Path) -> float:
+    """The newest modification time of a folder and everything in it."""
+    return max([folder.stat().st_mtime, *(p.stat().st_mtime for p in folder.rglob("*"))])
 
 
 def pseudonym(subject_id: str) -> str:

@@ -2,7 +2,7 @@
 
 Plain functions on a connection (the ConversationStore runs them in its transactions). The transcript
 (redacted) and the contact (as given) are sealed under the subject's key, purposes "transcript" and
-"contact"; a ticket is erased with its subject.
+"contact"; a ticket is erased with its subject, or by the retention purge a set time after it was done.
 """
 
 from __future__ import annotations
@@ -79,6 +79,18 @@ def close(db: Connection, ticket_id: int, by: str, at: str) -> bool:
         .values(status="done", done_by=by, done_at=at)
     ).rowcount
     return bool(done)
+
+
+def erase_done_before(db: Connection, cutoff: str) -> int:
+    """Delete the tickets marked done before `cutoff` (ISO time); how many. Open tickets stay."""
+    query = sa.delete(TICKETS).where(TICKETS.c.status == "done", TICKETS.c.done_at < cutoff)
+    return db.execute(query).rowcount
+
+
+def open_before(conn: Connection, cutoff: str) -> int:
+    """How many tickets opened before `cutoff` are still open (kept until done; reported by the purge)."""
+    query = sa.select(sa.func.count()).where(TICKETS.c.status == "open", TICKETS.c.created_at < cutoff)
+    return int(conn.execute(query).scalar_one())
 
 
 def erase(db: Connection, subject: str) -> int:

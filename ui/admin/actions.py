@@ -195,22 +195,35 @@ class Console:
         return "```json\n" + json.dumps(receipt, indent=2) + "\n```"
 
     def retention(self, request: gr.Request) -> str:
-        """Retention setting, what is stored now, the last purges."""
+        """Retention periods per category, what is stored now, the last purges."""
         self.require("retention_view", request)
         subjects, messages = self.services.store_counts()
         purges = self.services.audit_entries("purge")[-5:]
+        counted = (
+            "expired_conversations_erased",
+            "handoff_tickets_deleted",
+            "feedback_deleted",
+            "simulation_uploads_deleted",
+            "simulation_runs_deleted",
+            "audit_entries_pruned",
+        )
         rows = [
-            f"| {e['at']} | {e['actor']} | {e['details'].get('expired_conversations_erased')} |"
+            f"| {e['at']} | {e['actor']} | "
+            + " | ".join(str(e["details"].get(k, "")) for k in counted)
+            + " |"
             for e in purges
         ]
+        s = self.settings
         return "\n".join(
             [
-                f"Retention: **{self.settings.retention_days} days** after the last message; purge every "
-                f"{self.settings.purge_interval_minutes} minutes. Stored now: {subjects} conversations, "
-                f"{messages} messages.",
+                f"Retention: **{s.retention_days} days** after the last message; handoff tickets "
+                f"{s.ticket_retention_days} days after done; feedback {s.feedback_retention_days} days; "
+                f"simulation uploads and reports {s.simulation_retention_days} days; audit trail "
+                f"{s.audit_retention_days} days. Purge every {s.purge_interval_minutes} minutes. Stored now: "
+                f"{subjects} conversations, {messages} messages.",
                 "",
-                "| purge | by | erased |",
-                "|---|---|---|",
+                "| purge | by | conversations erased | tickets | feedback | sim. files | sim. runs | audit |",
+                "|---|---|---|---|---|---|---|---|",
                 *rows,
             ]
         )
