@@ -118,12 +118,14 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _cmd_privacy(args: argparse.Namespace) -> int:
-    from agent.privacy.records import processing_record
+    from agent.privacy.dpia import dpia_draft
+    from agent.privacy.records import processing_record, subprocessor_list
     from agent.wiring import build_services
 
     settings = _settings(args)
-    if args.action == "record":
-        print(processing_record(settings), end="")
+    documents = {"record": processing_record, "dpia": dpia_draft, "subprocessors": subprocessor_list}
+    if args.action in documents:
+        print(documents[args.action](settings), end="")
         return 0
     subjects = build_services(settings).subjects
     if args.action == "purge":
@@ -269,8 +271,9 @@ def _parser() -> argparse.ArgumentParser:
     privacy = sub.add_parser("privacy", parents=[common], help="data-subject requests and retention")
     privacy.add_argument(
         "action",
-        choices=["export", "erase", "purge", "record"],
-        help="export / erase one subject's data, purge expired conversations, print the Art. 30 record",
+        choices=["export", "erase", "purge", "record", "dpia", "subprocessors"],
+        help="export / erase one subject's data, purge everything past its retention period, print the "
+        "Art. 30 record, the DPIA inputs or the subprocessor list (from the live configuration)",
     )
     privacy.add_argument("--subject", help="the customer's reference code (export, erase)")
     privacy.add_argument("--out", type=Path, help="export: write the JSON here instead of printing it")

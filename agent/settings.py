@@ -152,6 +152,11 @@ class Settings(CustomerTexts, PrivacySettings, WebSettings, BaseSettings):
         description='Where each remote host runs, e.g. {"llm1.example.eu" = "eu"}. Undeclared hosts are '
         "refused.",
     )
+    endpoint_providers: dict[str, str] = Field(
+        default_factory=dict,
+        description='Who operates each remote host, e.g. {"llm1.example.eu" = "Example Cloud GmbH, Berlin"}: '
+        "named in the subprocessor list (`support-agent privacy subprocessors`).",
+    )
     inference_urls: list[str] = Field(
         default_factory=list,
         description="OpenAI-compatible inference servers (base URL ending in /v1), used in turn with "
@@ -216,6 +221,11 @@ class Settings(CustomerTexts, PrivacySettings, WebSettings, BaseSettings):
     @classmethod
     def _lowercase_hosts(cls, values: dict[str, str]) -> dict[str, str]:
         return {host.strip().lower(): where.strip().lower() for host, where in values.items()}
+
+    @field_validator("endpoint_providers")
+    @classmethod
+    def _lowercase_provider_hosts(cls, values: dict[str, str]) -> dict[str, str]:
+        return {host.strip().lower(): who.strip() for host, who in values.items()}
 
     @field_validator("inference_urls")
     @classmethod
