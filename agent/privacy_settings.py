@@ -47,8 +47,9 @@ class PrivacySettings(BaseModel):
         30,
         ge=1,
         le=3650,
-        description="Simulation reports in data_dir/simulations, uploaded past-ticket files and every other "
-        "file in the data dir's temp folder are deleted this many days after they were written.",
+        description="Simulation reports in data_dir/simulations and past-ticket files uploaded for "
+        "simulations (CSV, JSONL in the data dir's temp folder) are deleted this many days after they "
+        "were written.",
     )
     audit_retention_days: int = Field(
         730,

@@ -95,6 +95,9 @@ def test_simulation_uploads_and_reports_are_purged_after_their_period(tmp_path: 
     fresh = settings.temp_dir / "77b1e0" / "new-tickets.csv"
     fresh.parent.mkdir(parents=True)
     fresh.write_text("question\nHallo\n")
+    served = settings.temp_dir / "a41c07" / "logo.png"  # a file Gradio may still serve: not an upload
+    served.parent.mkdir(parents=True)
+    served.write_bytes(b"\x89PNG")
 
     def age(days: float, *paths: Path) -> None:
         moment = (utc_now() - days * DAY).timestamp()
@@ -106,11 +109,11 @@ def test_simulation_uploads_and_reports_are_purged_after_their_period(tmp_path: 
     assert (kept["simulation_uploads_deleted"], kept["simulation_runs_deleted"]) == (0, 0)
     assert upload.exists() and run.exists()
 
-    age(6, upload, run / "summary.json", run / "results.jsonl", run)
+    age(6, upload, run / "summary.json", run / "results.jsonl", run, served)
     purged = subjects.purge(actor="test")
     assert (purged["simulation_uploads_deleted"], purged["simulation_runs_deleted"]) == (1, 1)
     assert not upload.parent.exists() and not run.exists()
-    assert fresh.exists()  # written today
+    assert fresh.exists() and served.exists()  # written today; not a simulation upload
     assert subjects.audit.entries()[-1]["details"]["simulation_runs_deleted"] == 1
 
 

@@ -184,8 +184,8 @@ class DataSubjects:
         key go too (audited as `erasure_by_retention`) unless a ticket or feedback still within its own
         period needs them; then only the messages go. Tickets: `ticket_retention_days` after they were
         marked done (open ones stay: a customer is waiting for the reply; they are counted). Feedback:
-        `feedback_retention_days` after it was given. Simulation run folders and files in the temp
-        folder (uploaded past tickets): `simulation_retention_days` after they were last written. Audit
+        `feedback_retention_days` after it was given. Simulation run folders and uploaded past-ticket
+        files in the temp folder: `simulation_retention_days` after they were last written. Audit
         entries: `audit_retention_days`, pruned behind a checkpoint. Download copies: after one hour.
         """
         now = now or utc_now()
@@ -282,9 +282,9 @@ class DataSubjects:
         return receipt
 
     def _purge_simulation_files(self, cutoff: datetime) -> tuple[int, int]:
-        """Delete simulation run folders and temp files (uploaded past tickets, cached copies) last
-        written before `cutoff`; (files, run folders) deleted."""
-        from agent.staff.console import simulations_dir
+        """Delete simulation run folders and uploaded past-ticket files (CSV or JSONL anywhere in the
+        temp folder, where Gradio keeps uploads) last written before `cutoff`; (files, run folders)."""
+        from agent.staff.console import UPLOAD_TYPES, simulations_dir
 
         limit = cutoff.timestamp()
         runs = simulations_dir(self._settings)
@@ -296,9 +296,10 @@ class DataSubjects:
         for run in old_runs:
             shutil.rmtree(run, ignore_errors=True)
         temp = self._settings.temp_dir
-        files = (
-            [p for p in temp.rglob("*") if p.is_file() and p.stat().st_mtime < limit] if temp.exists() else []
-        )
+        found = temp.rglob("*") if temp.exists() else iter(())
+        files = [
+            p for p in found if p.suffix.lower() in UPLOAD_TYPES and p.is_file() and p.stat().st_mtime < limit
+        ]
         for path in files:
             path.unlink(missing_ok=True)
         emptied = {parent for path in files for parent in path.parents if temp in parent.parents}

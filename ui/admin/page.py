@@ -6,6 +6,7 @@ from __future__ import annotations
 import gradio as gr
 
 from agent.staff.accounts import ROLES
+from agent.staff.console import UPLOAD_TYPES
 from ui.admin.actions import Console
 
 
@@ -31,7 +32,7 @@ def build_console(console: Console) -> gr.Blocks:
             with gr.Tab("Simulations", visible=False) as tabs["Simulations"]:
                 with gr.Row():
                     upload = gr.File(
-                        label="Past tickets (CSV or JSONL)", file_types=[".csv", ".jsonl"], type="filepath"
+                        label="Past tickets (CSV or JSONL)", file_types=list(UPLOAD_TYPES), type="filepath"
                     )
                     with gr.Column():
                         folder = gr.Dropdown(
