@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from agent.cli import main
-from agent.privacy.audit import AuditLog
+from agent.privacy.audit import AuditError, AuditLog
 
 
 @pytest.fixture
@@ -143,6 +143,15 @@ def test_an_edited_or_removed_checkpoint_is_detected(tmp_path: Path) -> None:
     assert any("expected 1" in p for p in log.verify().problems)
     log.checkpoint_path.write_text(checkpoint)
     assert log.verify().ok
+
+
+def test_a_trail_that_does_not_verify_is_not_pruned(tmp_path: Path) -> None:
+    log, _ = _dated_trail(tmp_path)
+    lines = _lines(log)
+    _write(log, [lines[0].replace('"s0"', '"s9"'), *lines[1:]])  # an old entry edited
+    with pytest.raises(AuditError, match="line 1: content does not match"):
+        log.prune(before=datetime(2026, 1, 5, tzinfo=UTC))
+    assert len(_lines(log)) == 10 and not log.checkpoint_path.exists()
 
 
 def test_cli_verify_after_pruning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -130,3 +130,16 @@ def test_retention_periods_are_checked() -> None:
         load_settings(audit_retention_days=60)
     with pytest.raises(ConfigError, match="feedback_retention_days"):
         load_settings(feedback_retention_days=0)
+
+
+def test_purge_deletes_data_but_keeps_a_tampered_audit_trail(tmp_path: Path) -> None:
+    subjects = open_data_subjects(make_settings(tmp_path, retention_days=10, audit_retention_days=100))
+    code = subjects.consent_to_store()
+    lines = subjects.audit.path.read_text().splitlines()
+    subjects.audit.path.write_text(lines[0].replace('"store"', '"no_store"') + "\n")
+    result = subjects.purge(actor="test", now=utc_now() + 101 * DAY)
+    assert result["expired_conversations_erased"] == 1 and result["audit_entries_pruned"] == 0
+    assert "does not verify" in result["audit_not_pruned"]
+    with pytest.raises(Exception, match="No stored conversation"):
+        subjects.store.consent(code)
+    assert "consent_given" in subjects.audit.path.read_text()  # the evidence stays

@@ -73,7 +73,8 @@ class AuditLog:
         """Remove the entries older than `before` from the start of the trail; how many.
 
         Writes the checkpoint first, then the shortened file, then an `audit_pruned` entry that seals
-        the checkpoint into the chain. Nothing happens when no entry is old enough.
+        the checkpoint into the chain. Nothing happens when no entry is old enough. A trail that does not
+        verify is never pruned (AuditError): that would remove the evidence of the tampering.
         """
         cutoff = before.astimezone(UTC).isoformat(timespec="seconds")
         try:
@@ -86,6 +87,12 @@ class AuditLog:
                     old += 1
                 if old == 0:
                     return 0
+                report = self.verify()
+                if not report.ok:
+                    raise AuditError(
+                        f"The audit trail does not verify ({report.problems[0]}); nothing was pruned, so "
+                        "the evidence stays. Check it with `support-agent audit verify`."
+                    )
                 last = json.loads(lines[old - 1])
                 checkpoint = {
                     "through_seq": last["seq"],

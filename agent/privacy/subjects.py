@@ -7,6 +7,7 @@ never with the reference code or any message text.
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import shutil
 import time
@@ -18,10 +19,12 @@ from typing import Any
 
 from agent.clock import iso, utc_now
 from agent.errors import AgentError
-from agent.privacy.audit import AuditLog
+from agent.privacy.audit import AuditError, AuditLog
 from agent.privacy.crypto import Keyring, load_master_key, new_reference_code, normalise_reference_code
 from agent.privacy.store import ConversationStore, UnknownSubject, sqlite_url
 from agent.settings import Settings
+
+log = logging.getLogger(__name__)
 
 EXPORT_PREFIX = "my-data-"
 EXPORT_MAX_AGE_S = 3600  # download copies older than this are removed by every purge
@@ -209,7 +212,12 @@ class DataSubjects:
         stale = [p for p in self._download_copies("") if time.time() - p.stat().st_mtime > EXPORT_MAX_AGE_S]
         for path in stale:
             path.unlink(missing_ok=True)
-        pruned = self.audit.prune(now - timedelta(days=settings.audit_retention_days), actor)
+        try:
+            pruned = self.audit.prune(now - timedelta(days=settings.audit_retention_days), actor)
+            not_pruned = ""
+        except AuditError as exc:  # the rest of the purge has happened: record it, say why not this
+            log.error("audit trail not pruned: %s", exc)
+            pruned, not_pruned = 0, str(exc)
         summary = {
             "expired_conversations_erased": erased,
             "expired_messages_deleted": messages_deleted,
@@ -221,6 +229,7 @@ class DataSubjects:
             "simulation_uploads_deleted": uploads,
             "simulation_runs_deleted": runs,
             "audit_entries_pruned": pruned,
+            **({"audit_not_pruned": not_pruned} if not_pruned else {}),
             "stale_download_copies_removed": len(stale),
             "retention_days": settings.retention_days,
             "ticket_retention_days": settings.ticket_retention_days,
