@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -54,7 +55,7 @@ class AuditLog:
         """Append one entry and return it."""
         try:
             with self._locked():
-                seq, prev = self._head()
+                seq, prev = self.head()
                 entry: dict[str, Any] = {
                     "seq": seq + 1,
                     "at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -98,7 +99,7 @@ class AuditLog:
             if entry_hash(entry) != claimed:
                 problems.append(f"line {number}: content does not match its hash (edited)")
             prev, expected_seq = claimed, seq + 1
-        head_seq, head_hash = self._head()
+        head_seq, head_hash = self.head()
         if (head_seq, head_hash) != (expected_seq - 1, prev):
             problems.append(
                 f"the head says entry {head_seq} is the newest, the file ends at {expected_seq - 1} "
@@ -106,11 +107,20 @@ class AuditLog:
             )
         return AuditReport(len(lines), prev, problems)
 
-    def _head(self) -> tuple[int, str]:
+    def head(self) -> tuple[int, str]:
+        """(sequence number, hash) of the newest entry; (0, GENESIS) for an empty trail."""
         if not self.head_path.exists():
             return 0, GENESIS
         seq, digest = self.head_path.read_text().split()
         return int(seq), digest
+
+    def copy_to(self, folder: Path) -> None:
+        """Copy the trail and its head into `folder`, between two appends (for backups)."""
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with self._locked():
+            for path in (self.path, self.head_path):
+                if path.exists():
+                    shutil.copy2(path, folder / path.name)
 
     @contextmanager
     def _locked(self) -> Iterator[None]:

@@ -13,6 +13,7 @@ database errors into StoreError; the rows themselves are read and written by age
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,6 +38,7 @@ from agent.privacy.schema import (
     SIGNALS,
     SUBJECT_DATA,
     SUBJECT_KEYS,
+    SUBJECTS,
     open_database,
     sqlite_url,
 )
@@ -54,6 +56,7 @@ __all__ = [
 ]
 
 _KEY_CHECK = "key-check"
+_PSEUDONYM = re.compile(r"[0-9a-f]{16}")
 
 
 class StoreError(AgentError):
@@ -203,6 +206,16 @@ class ConversationStore:
             ).rowcount
         self._compact()
         return Deletion(subject, count, bool(destroyed), signals, handoffs)
+
+    def subjects_with_prefix(self, pseudonym: str) -> list[str]:
+        """Subject ids (with rows or only a key left) that start with an audit pseudonym."""
+        if not _PSEUDONYM.fullmatch(pseudonym):  # never a short or empty prefix that matches everyone
+            raise ValueError(f"not a subject pseudonym: {pseudonym!r}")
+        found: set[str] = set()
+        for engine, column in ((self._db, SUBJECTS.c.subject_id), (self._keys, SUBJECT_KEYS.c.subject_id)):
+            with self._reading(engine) as conn:
+                found.update(conn.execute(sa.select(column).where(column.startswith(pseudonym))).scalars())
+        return sorted(found)
 
     def close(self) -> None:
         """Compact and close both databases."""

@@ -264,9 +264,7 @@ class DataSubjects:
 
 def open_data_subjects(settings: Settings, forget_caches: Callable[[], None] | None = None) -> DataSubjects:
     """The store, keys and audit trail of the configured data dir."""
-    key_file = settings.master_key_file or settings.data_dir / "keys" / "master.key"
-    secret = settings.master_key.get_secret_value() if settings.master_key else None
-    keyring = Keyring(load_master_key(key_file, secret))
+    keyring = open_keyring(settings)
     store = ConversationStore(
         settings.conversation_store_url or sqlite_url(settings.store_path),
         settings.key_store_url or sqlite_url(settings.key_store_path),
@@ -276,6 +274,13 @@ def open_data_subjects(settings: Settings, forget_caches: Callable[[], None] | N
         else None,
     )
     return DataSubjects(settings, store, AuditLog(settings.audit_path), forget_caches)
+
+
+def open_keyring(settings: Settings) -> Keyring:
+    """The keyring of the configured master key (environment, or the key file created on first run)."""
+    key_file = settings.master_key_file or settings.data_dir / "keys" / "master.key"
+    secret = settings.master_key.get_secret_value() if settings.master_key else None
+    return Keyring(load_master_key(key_file, secret))
 
 
 def pseudonym(subject_id: str) -> str:
