@@ -28,7 +28,7 @@ from agent.clock import iso
 from agent.errors import AgentError
 from agent.privacy import conversations, feedback, tickets
 from agent.privacy.cipher import SubjectCipher
-from agent.privacy.conversations import StoredMessage
+from agent.privacy.conversations import ProcessingLimits, StoredMessage
 from agent.privacy.crypto import DecryptionError, Keyring
 from agent.privacy.feedback import Signal
 from agent.privacy.schema import (
@@ -47,6 +47,7 @@ from agent.privacy.tickets import Ticket
 __all__ = [
     "ConversationStore",
     "Deletion",
+    "ProcessingLimits",
     "Signal",
     "StoreError",
     "StoredMessage",
@@ -137,6 +138,37 @@ class ConversationStore:
         cipher = self._cipher(subject)
         with self._reading(db) as conn:
             return conversations.messages(conn, cipher)
+
+    def rectify_message(self, reference: str, message_id: int, text: str) -> None:
+        """Replace the text of one of the subject's messages (Art. 16); UnknownSubject if not theirs."""
+        cipher = self._cipher(self.subject_id(reference))
+        with self._writing() as (db, _):
+            if not conversations.rectify(db, cipher, message_id, text):
+                raise UnknownSubject(f"This conversation has no message number {message_id}.")
+        self._compact()  # the old text must not stay in the WAL or free pages
+
+    def rectify_contact(self, reference: str, ticket_id: int, contact: str) -> None:
+        """Replace the contact of one of the subject's handoff tickets; UnknownSubject if not theirs."""
+        cipher = self._cipher(self.subject_id(reference))
+        with self._writing() as (db, _):
+            if not tickets.rectify_contact(db, cipher, ticket_id, contact):
+                raise UnknownSubject(f"This conversation has no handoff ticket number {ticket_id}.")
+        self._compact()
+
+    def processing_limits(self, reference: str) -> ProcessingLimits:
+        """The subject's restriction (Art. 18) and objection (Art. 21), if any."""
+        with self._reading() as conn:
+            return conversations.processing_limits(conn, self.subject_id(reference))
+
+    def set_processing_limits(self, reference: str, limits: ProcessingLimits) -> int:
+        """Store the subject's limits; an objection also deletes its feedback signals (how many)."""
+        subject = self.subject_id(reference)
+        with self._writing() as (db, _):
+            conversations.set_processing_limits(db, subject, limits)
+            removed = feedback.erase_signals(db, subject) if limits.objected_at else 0
+        if removed:
+            self._compact()
+        return removed
 
     def expired(self, retention_days: int, now: datetime | None = None) -> list[str]:
         """Subject ids whose last message is older than the retention period."""
