@@ -57,6 +57,8 @@ class SubjectSummary:
     messages: int
     tickets: int
     feedback: int
+    restricted_at: str | None = None
+    objected_at: str | None = None
 
 
 class DataSubjects:
@@ -227,6 +229,7 @@ class DataSubjects:
         """Counts of what is stored for a reference code (ReferenceCodeError when unknown); not audited."""
         code = self.known(reference)
         consent_at, notice_version = self.store.consent(code)
+        limits = self.store.processing_limits(code)
         subject = self.store.subject_id(code)
         return SubjectSummary(
             pseudonym(subject),
@@ -235,6 +238,8 @@ class DataSubjects:
             messages=len(self.store.messages(code)),
             tickets=len(self.store.tickets(subject=subject)),
             feedback=len(self.store.signals(("refused", "thumbs_up", "thumbs_down"), subject)),
+            restricted_at=limits.restricted_at,
+            objected_at=limits.objected_at,
         )
 
     def export_file(self, reference: str, actor: str) -> Path:
