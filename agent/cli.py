@@ -148,6 +148,22 @@ def _cmd_privacy(args: argparse.Namespace) -> int:
         else:
             print(data)
         return 0
+    if args.action in _LIMITS:
+        method, value = _LIMITS[args.action]
+        limits = getattr(subjects, method)(args.subject, _staff(), value)
+        print(json.dumps({"restricted_since": limits.restricted_at, "objected_since": limits.objected_at}))
+        return 0
+    if args.action == "rectify":
+        if (args.message is None) == (args.ticket is None):
+            raise ConfigError("privacy rectify needs --message N or --ticket N (numbers from the export)")
+        # The corrected text is personal data: from standard input, never on the command line.
+        text = sys.stdin.read().strip()
+        if args.message is not None:
+            subjects.rectify_message(args.subject, args.message, text, _staff())
+        else:
+            subjects.rectify_contact(args.subject, args.ticket, text, _staff())
+        print("corrected")
+        return 0
     subjects.known(args.subject)  # a typo is reported before anyone is asked to confirm
     if not args.yes and not _confirmed(
         f"Erase every stored message of {args.subject}? This cannot be undone."
@@ -199,6 +215,15 @@ def _backup_passphrase(*, confirm: bool) -> str:
     if confirm and getpass.getpass("Same passphrase again: ") != passphrase:
         raise ConfigError("The two passphrases differ; nothing was written.")
     return passphrase
+
+
+# privacy action -> (DataSubjects method, its on/off argument)
+_LIMITS = {
+    "restrict": ("restrict", True),
+    "lift-restriction": ("restrict", False),
+    "object": ("object_to_improvement", True),
+    "withdraw-objection": ("object_to_improvement", False),
+}
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
@@ -319,14 +344,17 @@ def _parser() -> argparse.ArgumentParser:
     privacy = sub.add_parser("privacy", parents=[common], help="data-subject requests and retention")
     privacy.add_argument(
         "action",
-        choices=["export", "erase", "purge", "record", "replay-erasures"],
-        help="export / erase one subject's data, purge expired conversations, print the Art. 30 record, "
-        "erase again after a database restore everyone erased since",
+        choices=["export", "erase", "rectify", *_LIMITS, "purge", "record", "replay-erasures"],
+        help="a subject's rights (export, erase, rectify, restrict / lift-restriction, object / "
+        "withdraw-objection), purge expired conversations, print the Art. 30 record, erase again after a "
+        "database restore everyone erased since",
     )
+    privacy.add_argument("--message", type=int, help="rectify: the message number (from the export)")
+    privacy.add_argument("--ticket", type=int, help="rectify: the handoff ticket whose contact to correct")
     privacy.add_argument(
         "--since-seq", type=int, help="replay-erasures: the audit entry number the backup was taken at"
     )
-    privacy.add_argument("--subject", help="the customer's reference code (export, erase)")
+    privacy.add_argument("--subject", help="the customer's reference code (export, erase, rectify, …)")
     privacy.add_argument("--out", type=Path, help="export: write the JSON here instead of printing it")
     privacy.add_argument("--yes", action="store_true", help="erase without asking (for scripts)")
     privacy.set_defaults(run=_cmd_privacy)

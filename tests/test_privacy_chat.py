@@ -311,3 +311,25 @@ def test_rectify_restrict_and_object_from_my_data(app: App) -> None:
     rights = [e for e in audit.entries() if e["event"] in ("rectification", "restriction", "objection")]
     assert {e["details"]["subject"] for e in rights} == {store.subject_id(code)[:16]}
     assert EMAIL not in audit.path.read_text() and "neu@example.de" not in audit.path.read_text()
+
+
+def test_cli_rectify_restrict_and_object(
+    app: App, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = ["--data-dir", str(app.settings.data_dir)]
+    subjects = app.subjects
+    code = subjects.consent_to_store()
+    subjects.remember(code, "Wo ist mein Paket?", "Dazu habe ich keinen Artikel.", refused=True)
+    number = subjects.store.messages(code)[0].id
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"Wo ist mein zweites Paket? {EMAIL}\n"))
+    assert main(["privacy", "rectify", "--subject", code, "--message", str(number), *data]) == 0
+    assert subjects.store.messages(code)[0].text == "Wo ist mein zweites Paket? [EMAIL]"
+    assert main(["privacy", "rectify", "--subject", code, *data]) == 2  # which one: --message or --ticket
+    assert main(["privacy", "object", "--subject", code, *data]) == 0
+    assert subjects.store.signals(("refused",), subjects.store.subject_id(code)) == []
+    assert main(["privacy", "restrict", "--subject", code, *data]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["restricted_since"]
+    assert main(["privacy", "lift-restriction", "--subject", code, *data]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["restricted_since"] is None
+    events = [e["event"] for e in AuditLog(app.settings.audit_path).entries()[-4:]]
+    assert events == ["rectification", "objection", "restriction", "restriction_lifted"]
