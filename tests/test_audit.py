@@ -160,3 +160,13 @@ def test_cli_verify_after_pruning(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["audit", "verify", "--data-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "intact: 8 entries" in out and "3 older entries pruned" in out
+
+
+def test_a_copy_of_a_pruned_trail_verifies(tmp_path: Path) -> None:
+    log, _ = _dated_trail(tmp_path)
+    log.prune(before=datetime(2026, 1, 5, tzinfo=UTC))
+    log.copy_to(tmp_path / "backup")  # what `backup create` keeps
+    copy = AuditLog(tmp_path / "backup" / log.path.name)
+    assert copy.checkpoint_path.exists()
+    report = copy.verify()
+    assert report.ok and report.pruned == 4, report.problems

@@ -18,6 +18,7 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -156,7 +157,7 @@ class AuditLog:
                 "the checkpoint of pruned entries does not match the last audit_pruned entry (checkpoint "
                 "edited, or entries removed from the start)"
             )
-        head_seq, head_hash = self._head()
+        head_seq, head_hash = self.head()
         if (head_seq, head_hash) != (expected_seq - 1, prev):
             problems.append(
                 f"the head says entry {head_seq} is the newest, the file ends at {expected_seq - 1} "
@@ -167,7 +168,7 @@ class AuditLog:
 
     def _append(self, event: str, actor: str, details: dict[str, Any]) -> dict[str, Any]:
         """Write one entry after the head (the caller holds the lock)."""
-        seq, prev = self._head()
+        seq, prev = self.head()
         entry: dict[str, Any] = {
             "seq": seq + 1,
             "at": self._now(),
@@ -201,11 +202,21 @@ class AuditLog:
         checkpoint = self._checkpoint([])
         return int(checkpoint["pruned_total"]) if checkpoint else 0
 
-    def _head(self) -> tuple[int, str]:
+    def head(self) -> tuple[int, str]:
+        """(sequence number, hash) of the newest entry; (0, GENESIS) for an empty trail."""
         if not self.head_path.exists():
             return 0, GENESIS
         seq, digest = self.head_path.read_text().split()
         return int(seq), digest
+
+    def copy_to(self, folder: Path) -> None:
+        """Copy the trail, its head and its checkpoint (if pruned) into `folder`, between two appends
+        (for backups)."""
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with self._locked():
+            for path in (self.path, self.head_path, self.checkpoint_path):
+                if path.exists():
+                    shutil.copy2(path, folder / path.name)
 
     @contextmanager
     def _locked(self) -> Iterator[None]:

@@ -229,17 +229,20 @@ def privacy_page_html(settings: Settings) -> str:
             "de",
             "Datenschutzhinweise zum Support-Chat",
             "Sie haben das Recht auf Auskunft (Art. 15), Datenübertragbarkeit (Art. 20), Löschung "
-            "(Art. 17), Berichtigung (Art. 16), Einschränkung (Art. 18) und Widerruf Ihrer Einwilligung "
-            "(Art. 7 Abs. 3) sowie auf Beschwerde bei einer Aufsichtsbehörde (Art. 77). Herunterladen und "
-            "Löschen können Sie direkt im Chat unter „Meine Daten“ mit Ihrem Referenzcode.",
+            "(Art. 17), Berichtigung (Art. 16), Einschränkung der Verarbeitung (Art. 18), Widerspruch gegen "
+            "die Verwendung zur Verbesserung unserer Hilfe-Artikel (Art. 21) und Widerruf Ihrer Einwilligung "
+            "(Art. 7 Abs. 3) sowie auf Beschwerde bei einer Aufsichtsbehörde (Art. 77). Herunterladen, "
+            "Berichtigen, Einschränken, Widersprechen und Löschen können Sie direkt im Chat unter „Meine "
+            "Daten“ mit Ihrem Referenzcode.",
         ),
         (
             "en",
             "Privacy notice for the support chat",
             "You have the right of access (Art. 15), data portability (Art. 20), erasure (Art. 17), "
-            "rectification (Art. 16), restriction (Art. 18), to withdraw your consent (Art. 7(3)) and to "
-            "lodge a complaint with a supervisory authority (Art. 77). Download and delete your data "
-            "directly in the chat under “My data” with your reference code.",
+            "rectification (Art. 16), restriction of processing (Art. 18), to object to the use of your "
+            "conversation for improving our help articles (Art. 21), to withdraw your consent (Art. 7(3)) "
+            "and to lodge a complaint with a supervisory authority (Art. 77). Download, correct, restrict, "
+            "object and delete directly in the chat under “My data” with your reference code.",
         ),
     ):
         sections.append(

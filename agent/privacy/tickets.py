@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from agent.privacy.cipher import SubjectCipher
+from agent.privacy.conversations import restricted_subjects
 from agent.privacy.schema import TICKETS
 
 
@@ -49,12 +50,15 @@ def read(
     status: str | None = None,
     subject: str | None = None,
 ) -> list[Ticket]:
-    """Tickets, oldest first, decrypted (optionally only 'open' or 'done', or of one subject)."""
+    """Tickets, oldest first, decrypted (optionally only 'open' or 'done'); of one subject, if given, else
+    of every subject who did not restrict processing (the support lead's inbox)."""
     query = sa.select(TICKETS).order_by(TICKETS.c.id)
     if status:
         query = query.where(TICKETS.c.status == status)
     if subject:
         query = query.where(TICKETS.c.subject_id == subject)
+    else:
+        query = query.where(TICKETS.c.subject_id.not_in(restricted_subjects()))
     out = []
     for row in conn.execute(query).mappings().all():
         cipher = cipher_for(row["subject_id"])
@@ -69,6 +73,13 @@ def read(
             )
         )
     return out
+
+
+def rectify_contact(db: Connection, cipher: SubjectCipher, ticket_id: int, contact: str) -> bool:
+    """Replace the contact of one of the cipher's subject's tickets; False when it has no such ticket."""
+    mine = sa.and_(TICKETS.c.id == ticket_id, TICKETS.c.subject_id == cipher.subject)
+    updated = db.execute(TICKETS.update().where(mine).values(sealed_contact=cipher.seal(contact, "contact")))
+    return bool(updated.rowcount)
 
 
 def close(db: Connection, ticket_id: int, by: str, at: str) -> bool:
