@@ -61,6 +61,23 @@ MEASURES: tuple[Measure, ...] = (
         ),
     ),
     Measure(
+        "Rectification, restriction, objection (Art. 16, 18, 21)",
+        "customers correct, restrict or object under My data with their reference code; staff on the "
+        "command line; each audited",
+        (
+            "tests/test_privacy_chat.py::test_rectify_restrict_and_object_from_my_data",
+            "tests/test_privacy_chat.py::test_cli_rectify_restrict_and_object",
+        ),
+    ),
+    Measure(
+        "Restored backups do not bring erased customers back",
+        "every erasure recorded after the backup is replayed on the restored copy before it goes live",
+        (
+            "tests/test_backup.py::test_erased_after_the_backup_stays_erased_after_restore",
+            "tests/test_audit.py::test_a_copy_of_a_pruned_trail_verifies",
+        ),
+    ),
+    Measure(
         "Retention per category",
         "conversations, tickets, feedback, simulation files and the audit trail each deleted after their "
         "own period by the scheduled purge",
@@ -173,8 +190,8 @@ def dpia_draft(settings: Settings) -> str:
         "its own period (section 1).",
         "- No profiling and no automated decision with legal effect: the bot answers only from published "
         "articles and offers a human.",
-        "- Rights: customers download or erase their data themselves with their reference code; "
-        "withdrawal is one click.",
+        "- Rights: customers download, correct, restrict, object to and erase their data themselves with "
+        "their reference code; withdrawal is one click.",
         "",
         "## 3. Risks",
         "",
@@ -185,12 +202,14 @@ def dpia_draft(settings: Settings) -> str:
         "retention per category, erasure |",
         "| Contact data of a handoff is kept unredacted | needed for the reply | encryption at rest, "
         f"deleted {settings.ticket_retention_days} days after the ticket is done, erasure |",
-        "| Stolen disk or backup | the data dir | encryption at rest, crypto-shredding, keys kept out of "
-        "backups |",
+        "| Stolen disk or backup | the data dir | encryption at rest, crypto-shredding, subject keys in "
+        "backups only encrypted under a passphrase, the master key never |",
         "| Attacker with the service user's rights | the master key is on the same machine | operating "
         "system hardening (outside this software); tamper-evident audit trail |",
         "| Wrong or invented answers | the language model | answers only from published articles, a human "
         "on request |",
+        "| A restored backup brings back erased customers | backups of the data dir | restored backups do "
+        "not bring erased customers back; retention per category |",
         "| Audit trail rewritten as a whole | the chain is not keyed | anchor the head printed by "
         "`support-agent audit verify` outside the machine |",
     ]
