@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from agent.errors import AgentError, ConfigError
@@ -139,6 +140,15 @@ def _cmd_privacy(args: argparse.Namespace) -> int:
         erased = replay_erasures_since(subjects.store, subjects.audit, args.since_seq, _staff())
         print(json.dumps({"subjects_erased_again": erased}, indent=2))
         return 0
+    if args.action == "incident":
+        from agent.privacy.incidents import incident_facts, notification_draft
+
+        facts = incident_facts(settings, subjects, _since(args.since))
+        print(json.dumps(facts.as_dict(), indent=2, ensure_ascii=False))
+        print()
+        print(notification_draft(facts, settings), end="")
+        subjects.audit.record("incident_report", _staff(), since=facts.since)
+        return 0
     if not args.subject:
         raise ConfigError(f"privacy {args.action} needs --subject REFERENCE-CODE")
     if args.action == "export":
@@ -217,6 +227,17 @@ def _backup_passphrase(*, confirm: bool) -> str:
     if confirm and getpass.getpass("Same passphrase again: ") != passphrase:
         raise ConfigError("The two passphrases differ; nothing was written.")
     return passphrase
+
+
+def _since(text: str | None) -> datetime:
+    """--since as an aware time: an ISO date or date and time (UTC unless it says otherwise)."""
+    if not text:
+        raise ConfigError("privacy incident needs --since TIME, e.g. --since 2026-11-28 or 2026-11-28T14:00")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"--since {text!r} is not a date or time like 2026-11-28T14:00") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 # privacy action -> (DataSubjects method, its on/off argument)
@@ -357,12 +378,14 @@ def _parser() -> argparse.ArgumentParser:
             "dpia",
             "subprocessors",
             "replay-erasures",
+            "incident",
         ],
         help="a subject's rights (export, erase, rectify, restrict / lift-restriction, object / "
         "withdraw-objection), purge everything past its retention period, print the Art. 30 record, the "
         "DPIA inputs or the subprocessor list (from the live configuration), erase again after a "
-        "database restore everyone erased since",
+        "database restore everyone erased since, the facts and draft of a breach notification (Art. 33)",
     )
+    privacy.add_argument("--since", help="incident: start of the period to examine (ISO date or time, UTC)")
     privacy.add_argument("--message", type=int, help="rectify: the message number (from the export)")
     privacy.add_argument("--ticket", type=int, help="rectify: the handoff ticket whose contact to correct")
     privacy.add_argument(

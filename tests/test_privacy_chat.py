@@ -214,12 +214,12 @@ def _rows(settings: Settings) -> tuple[int, int]:
 
 
 def test_server_purges_expired_conversations_on_a_schedule(tmp_path: Path) -> None:
-    from ui.app import PurgeSchedule
+    from ui.app import purge_schedule
 
     subjects = build_services(make_settings(tmp_path, retention_days=7)).subjects
     old = new_reference_code()
     subjects.store.open_subject(old, "v1", now=datetime(2020, 1, 1, tzinfo=UTC))
-    schedule = PurgeSchedule(subjects, interval_s=0.2)
+    schedule = purge_schedule(subjects, interval_s=0.2)
     schedule.start()
     try:
         wait_until(

@@ -19,6 +19,7 @@ HOSTS = {
     "db.example.eu": "eu",
     "keys.example.eu": "eu",
     "helpdesk.example.ch": "ch",
+    "alerts.example.eu": "eu",
 }
 
 
@@ -34,6 +35,7 @@ def remote() -> Settings:
         conversation_store_url="postgresql+psycopg://agent:s3cret@db.example.eu/agent?sslmode=verify-full",
         key_store_url="postgresql+psycopg://keys:s3cret@keys.example.eu/keys?sslmode=verify-full",
         handoff_webhook_url="https://helpdesk.example.ch/hooks/tickets",
+        alert_webhook_url="https://alerts.example.eu/hooks/security",
         ticket_retention_days=60,
     )
 
@@ -68,7 +70,7 @@ def test_record_of_a_machine_that_sends_nothing_anywhere() -> None:
 def test_subprocessor_list_for_the_dpa(remote: Settings) -> None:
     listed = subprocessor_list(remote)
     rows = [line for line in listed.splitlines() if line.startswith("| ") and "example" in line]
-    assert len(rows) == 5 and "127.0.0.1" not in listed
+    assert len(rows) == 6 and "127.0.0.1" not in listed
     assert any("helpdesk.example.ch | Helpdesk AG, Zürich | ch" in row for row in rows)
     assert any("llm.example.eu | not declared (set endpoint_providers) | eu" in row for row in rows)
     assert "None: no personal data leaves this machine" in subprocessor_list(load_settings())

@@ -140,6 +140,12 @@ def counts(conn: Connection) -> tuple[int, int]:
     return subjects, stored
 
 
+def active_since(conn: Connection, at: str) -> int:
+    """How many stored subjects were active (consented, wrote, handed off) at or after `at`."""
+    query = sa.select(sa.func.count()).select_from(SUBJECTS).where(SUBJECTS.c.last_active_at >= at)
+    return int(conn.execute(query).scalar_one())
+
+
 def erase(db: Connection, subject: str) -> int:
     """Delete the subject's messages and the subject itself (after its other rows); how many messages."""
     deleted = db.execute(sa.delete(MESSAGES).where(MESSAGES.c.subject_id == subject)).rowcount

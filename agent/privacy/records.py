@@ -73,6 +73,14 @@ def recipients(settings: Settings) -> list[Recipient]:
             "(unredacted, for the reply)",
         ),
     ]
+    optional.append(
+        (
+            settings.alert_webhook_url,
+            "alert_webhook_url",
+            "Security alert receiver",
+            "security alerts: kind, time and counts (no personal data)",
+        )
+    )
     configured += [(url, setting, role, data) for url, setting, role, data in optional if url]
     out = []
     for url, setting, role, data in configured:

@@ -35,10 +35,12 @@ from agent.privacy.schema import (
     DATA_TABLES,
     KEY_CHECK,
     KEY_TABLES,
+    MESSAGES,
     SIGNALS,
     SUBJECT_DATA,
     SUBJECT_KEYS,
     SUBJECTS,
+    TICKETS,
     open_database,
     sqlite_url,
 )
@@ -184,6 +186,16 @@ class ConversationStore:
         """(subjects, messages) currently stored."""
         with self._reading() as conn:
             return conversations.counts(conn)
+
+    def inventory(self, active_since: str) -> dict[str, int]:
+        """Row counts per kind of stored data, and the subjects active since a time (for incidents)."""
+        with self._reading() as conn:
+            counts = {
+                table.name: int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+                for table in (SUBJECTS, MESSAGES, TICKETS, SIGNALS)
+            }
+            counts["subjects_active_in_window"] = conversations.active_since(conn, active_since)
+        return counts
 
     # feedback -----------------------------------------------------------------------------------
     def add_signal(self, reference: str, kind: str, question: str) -> None:
