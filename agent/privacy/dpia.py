@@ -114,6 +114,15 @@ MEASURES: tuple[Measure, ...] = (
         ),
     ),
     Measure(
+        "Breach evidence and security alerts (Art. 33)",
+        "`privacy incident` prints the facts of a period without content; the server alerts on a broken "
+        "audit chain, blocked egress and failed-login or export spikes",
+        (
+            "tests/test_incidents.py::test_incident_report_counts_subjects_and_evidence_without_content",
+            "tests/test_incidents.py::test_security_alerts_reach_the_webhook_once_per_occurrence",
+        ),
+    ),
+    Measure(
         "Answers only from published articles, a human on request",
         "internal and draft articles never reach customers; unsupported sentences are removed; an "
         "uncovered question gets the way to a human instead of an invented answer",
