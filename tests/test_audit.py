@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from agent.cli import main
-from agent.privacy.audit import AuditError, AuditLog
+from agent.privacy.audit import AUDIT_ENTRIES, AuditError, AuditLog, DatabaseAuditLog
 
 
 @pytest.fixture
@@ -170,3 +171,25 @@ def test_a_copy_of_a_pruned_trail_verifies(tmp_path: Path) -> None:
     assert copy.checkpoint_path.exists()
     report = copy.verify()
     assert report.ok and report.pruned == 4, report.problems
+
+
+def test_the_chain_in_a_database_detects_edits_and_prunes_behind_a_checkpoint(tmp_path: Path) -> None:
+    """The trail replicas share (DatabaseAuditLog); here on SQLite, on PostgreSQL in test_postgres_store."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'conversations.db'}")
+    days = iter(range(1, 20))
+    log = DatabaseAuditLog(engine, clock=lambda: datetime(2026, 1, next(days), tzinfo=UTC))
+    for number in range(6):
+        log.record("consent_given", "customer", choice="store", subject=f"s{number}")
+    assert log.verify().ok and log.head()[0] == 6 and [e["seq"] for e in log.entries_after(4)] == [5, 6]
+    assert DatabaseAuditLog(engine).verify().ok  # another replica sees the same chain
+
+    assert log.prune(before=datetime(2026, 1, 4, tzinfo=UTC)) == 3
+    report = log.verify()
+    assert report.ok and (report.entries, report.pruned) == (4, 3), report.problems
+    with engine.begin() as conn:
+        line = conn.execute(sa.select(AUDIT_ENTRIES.c.line).where(AUDIT_ENTRIES.c.seq == 5)).scalar_one()
+        edited = line.replace('"s4"', '"s9"')
+        conn.execute(AUDIT_ENTRIES.update().where(AUDIT_ENTRIES.c.seq == 5).values(line=edited))
+    assert any("line 2" in p and "edited" in p for p in log.verify().problems)
+    with pytest.raises(AuditError, match="pg_dump"):
+        log.copy_to(tmp_path / "copy")

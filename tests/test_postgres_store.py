@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from agent.errors import ConfigError
 from agent.knowledge.embeddings import Embedder
+from agent.privacy.audit import DatabaseAuditLog
 from agent.privacy.crypto import Keyring, new_reference_code
 from agent.privacy.store import ConversationStore, UnknownSubject
 from agent.settings import load_settings
@@ -99,19 +100,24 @@ def test_two_replicas_share_conversations_through_postgresql(
     from gradio_client import Client
 
     conversations, keys = databases
-    replicas = []
+    replicas, services = [], []
     for number in (1, 2):
         data_dir = tmp_path / f"replica{number}"
         shutil.copytree(demo_data_dir / "index", data_dir / "index")
         settings = make_settings(
             data_dir, conversation_store_url=conversations, key_store_url=keys, master_key=MASTER_KEY
         )
-        replicas.append(BackgroundServer(create_app(build_services(settings, embedder=embedder))))
+        services.append(build_services(settings, embedder=embedder))
+        replicas.append(BackgroundServer(create_app(services[-1])))
     first, second = (server.start() for server in replicas)
+    for replica in services:
+        replica.subjects.forget_erased_elsewhere()  # what the server's follower does every few seconds
     try:
         client = Client(first, verbose=False, download_files=False)
         _, code, *_ = client.predict(api_name="/consent_store")
         client.predict("canary-pg-42 How long do I have to return an item?", api_name="/chat")
+        llm = services[0].agent._generator._llm  # the first replica's model holds the prompt
+        assert llm.n_tokens > 0
 
         # the customer comes back later and lands on the other replica
         other = Client(second, verbose=False, download_files=False)
@@ -122,11 +128,19 @@ def test_two_replicas_share_conversations_through_postgresql(
         assert "Deleted: 2 messages" in status
         status, _ = client.predict(code, api_name="/download_my_data")
         assert "No stored conversation" in status  # gone for every replica
+        assert services[0].subjects.forget_erased_elsewhere() == 1
+        assert llm.n_tokens == 0  # the erasure on the second replica cleared the first one's model memory
     finally:
         for server in replicas:
             server.stop()
     with sa.create_engine(conversations).connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM messages").scalar() == 0
+    # one audit chain for both replicas, in the shared database; no file trail on either
+    chain = DatabaseAuditLog(sa.create_engine(conversations))
+    assert chain.verify().ok
+    events = [e["event"] for e in chain.entries()]
+    assert "consent_given" in events and "erasure" in events  # written by the first and the second replica
+    assert not any((tmp_path / f"replica{number}" / "audit").exists() for number in (1, 2))
 
 
 def test_remote_postgresql_needs_a_declared_eu_host_and_verified_tls() -> None:

@@ -108,15 +108,18 @@ def serve(settings: Settings) -> None:
     purger = purge_schedule(services.subjects, settings.purge_interval_minutes * 60)
     watch = SecurityWatch(settings, services.audit)
     watcher = Periodic("security-watch", settings.alert_check_minutes * 60, watch.check)
-    purger.start()
-    watcher.start()
+    jobs = [purger, watcher]
+    if settings.conversation_store_url:  # replicas: forget model caches after another one's erasure
+        jobs.append(Periodic("erasure-follower", ERASURE_FOLLOW_S, services.subjects.forget_erased_elsewhere))
+    for job in jobs:
+        job.start()
     app = create_app(services)
     log.info("chat page on http://%s:%d", settings.host, settings.port)
     try:
         uvicorn.run(app, **server_options(settings))
     finally:
-        watcher.stop()
-        purger.stop()
+        for job in jobs:
+            job.stop()
 
 
 def server_options(settings: Settings) -> dict[str, Any]:
@@ -135,6 +138,10 @@ def server_options(settings: Settings) -> dict[str, Any]:
     if settings.tls_certfile and settings.tls_keyfile:
         options |= {"ssl_certfile": str(settings.tls_certfile), "ssl_keyfile": str(settings.tls_keyfile)}
     return options
+
+
+# How soon a replica forgets a prompt of a customer erased on another replica (one small query each time).
+ERASURE_FOLLOW_S = 5.0
 
 
 def purge_schedule(subjects: DataSubjects, interval_s: float) -> Periodic:

@@ -19,12 +19,16 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
 
 from agent.clock import utc_now
 from agent.errors import AgentError
@@ -67,8 +71,8 @@ class AuditLog:
         try:
             with self._locked():
                 return self._append(event, actor, details)
-        except OSError as exc:
-            raise AuditError(f"Cannot write the audit trail {self.path}: {exc}") from exc
+        except (OSError, sa.exc.SQLAlchemyError) as exc:
+            raise AuditError(f"Cannot write the audit trail ({self.where}): {exc}") from exc
 
     def prune(self, before: datetime, actor: str = "retention") -> int:
         """Remove the entries older than `before` from the start of the trail; how many.
@@ -80,7 +84,7 @@ class AuditLog:
         cutoff = before.astimezone(UTC).isoformat(timespec="seconds")
         try:
             with self._locked():
-                lines = self.path.read_text(encoding="utf-8").splitlines() if self.path.exists() else []
+                lines = self._read_lines()
                 old = 0
                 for line in lines:
                     if json.loads(line)["at"] >= cutoff:
@@ -102,8 +106,8 @@ class AuditLog:
                     "pruned_at": self._now(),
                     "cutoff": cutoff,
                 }
-                _replace(self.checkpoint_path, json.dumps(checkpoint, sort_keys=True) + "\n")
-                _replace(self.path, "".join(line + "\n" for line in lines[old:]))
+                self._write_checkpoint(json.dumps(checkpoint, sort_keys=True) + "\n")
+                self._drop_through(checkpoint["through_seq"], lines[old:])
                 self._append(
                     "audit_pruned",
                     actor,
@@ -115,15 +119,17 @@ class AuditLog:
                         "checkpoint": checkpoint_digest(checkpoint),
                     },
                 )
-        except OSError as exc:
-            raise AuditError(f"Cannot prune the audit trail {self.path}: {exc}") from exc
+        except (OSError, sa.exc.SQLAlchemyError) as exc:
+            raise AuditError(f"Cannot prune the audit trail ({self.where}): {exc}") from exc
         return old
 
     def entries(self) -> list[dict[str, Any]]:
         """Every entry, oldest first (unverified)."""
-        if not self.path.exists():
-            return []
-        return [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line]
+        return [json.loads(line) for line in self._read_lines() if line]
+
+    def entries_after(self, seq: int) -> list[dict[str, Any]]:
+        """The entries newer than sequence number `seq`, oldest first (unverified)."""
+        return [entry for entry in self.entries() if entry.get("seq", 0) > seq]
 
     def verify(self) -> AuditReport:
         """Check the whole chain, the checkpoint of pruned entries and the head; name what does not fit."""
@@ -132,7 +138,7 @@ class AuditLog:
         checkpoint = self._checkpoint(problems)
         if checkpoint:
             prev, expected_seq = checkpoint["through_hash"], checkpoint["through_seq"] + 1
-        lines = self.path.read_text(encoding="utf-8").splitlines() if self.path.exists() else []
+        lines = self._read_lines()
         sealed_by: dict[str, Any] | None = None
         for number, line in enumerate(lines, start=1):
             try:
@@ -178,9 +184,7 @@ class AuditLog:
             "prev": prev,
         }
         entry["hash"] = entry_hash(entry)
-        with self.path.open("a", encoding="utf-8") as out:
-            out.write(json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n")
-        self.head_path.write_text(f"{entry['seq']} {entry['hash']}\n")
+        self._write_entry(json.dumps(entry, ensure_ascii=False, sort_keys=True), entry["seq"], entry["hash"])
         return entry
 
     def _now(self) -> str:
@@ -188,13 +192,14 @@ class AuditLog:
 
     def _checkpoint(self, problems: list[str]) -> dict[str, Any] | None:
         """The checkpoint of pruned entries, if any (a malformed one is a problem)."""
-        if not self.checkpoint_path.exists():
+        text = self._read_checkpoint()
+        if text is None:
             return None
         try:
-            checkpoint = json.loads(self.checkpoint_path.read_text(encoding="utf-8"))
+            checkpoint = json.loads(text)
             int(checkpoint["through_seq"]), str(checkpoint["through_hash"]), int(checkpoint["pruned_total"])
         except (ValueError, KeyError, TypeError):
-            problems.append(f"{self.checkpoint_path.name}: not a checkpoint of pruned entries")
+            problems.append("the checkpoint of pruned entries is not one")
             return None
         return dict(checkpoint)
 
@@ -208,6 +213,30 @@ class AuditLog:
             return 0, GENESIS
         seq, digest = self.head_path.read_text().split()
         return int(seq), digest
+
+    # storage: the file (DatabaseAuditLog keeps the same chain in the shared database) ---------------
+    @property
+    def where(self) -> str:
+        """Where the trail is kept, for messages."""
+        return str(self.path)
+
+    def _read_lines(self) -> list[str]:
+        return self.path.read_text(encoding="utf-8").splitlines() if self.path.exists() else []
+
+    def _write_entry(self, line: str, seq: int, digest: str) -> None:
+        with self.path.open("a", encoding="utf-8") as out:
+            out.write(line + "\n")
+        self.head_path.write_text(f"{seq} {digest}\n")
+
+    def _drop_through(self, seq: int, kept: list[str]) -> None:
+        """Remove the entries up to `seq`; `kept` are the lines after it."""
+        _replace(self.path, "".join(line + "\n" for line in kept))
+
+    def _read_checkpoint(self) -> str | None:
+        return self.checkpoint_path.read_text(encoding="utf-8") if self.checkpoint_path.exists() else None
+
+    def _write_checkpoint(self, text: str) -> None:
+        _replace(self.checkpoint_path, text)
 
     def copy_to(self, folder: Path) -> None:
         """Copy the trail, its head and its checkpoint (if pruned) into `folder`, between two appends
@@ -227,6 +256,104 @@ class AuditLog:
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+AUDIT_TABLES = sa.MetaData()
+AUDIT_ENTRIES = sa.Table(
+    "audit_entries",
+    AUDIT_TABLES,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("line", sa.Text, nullable=False),  # the entry as the file would hold it
+)
+AUDIT_STATE = sa.Table(  # "head" ("SEQ HASH") and "checkpoint" (JSON), as the file trail's side files
+    "audit_state",
+    AUDIT_TABLES,
+    sa.Column("name", sa.String(16), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+
+class DatabaseAuditLog(AuditLog):
+    """The same hash chain in the shared database (PostgreSQL), so replicas append to one trail.
+
+    An append locks the state table for its transaction: replicas take turns, and `verify` checks one
+    chain. Its rows are never touched by an erasure.
+    """
+
+    def __init__(self, engine: Engine, clock: Callable[[], datetime] = utc_now) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._turn = threading.Lock()  # threads of this process; the table lock orders the replicas
+        self._held = threading.local()
+        AUDIT_TABLES.create_all(engine)
+
+    @property
+    def where(self) -> str:
+        return f"table {AUDIT_ENTRIES.name} in the conversation database"
+
+    def head(self) -> tuple[int, str]:
+        value = self._state("head")
+        if value is None:
+            return 0, GENESIS
+        seq, digest = value.split()
+        return int(seq), digest
+
+    def entries_after(self, seq: int) -> list[dict[str, Any]]:
+        query = sa.select(AUDIT_ENTRIES.c.line).where(AUDIT_ENTRIES.c.seq > seq).order_by(AUDIT_ENTRIES.c.seq)
+        with self._connection() as conn:
+            return [json.loads(line) for line in conn.execute(query).scalars()]
+
+    def copy_to(self, folder: Path) -> None:
+        raise AuditError("The audit trail is in the database: it is backed up with the database (pg_dump).")
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        with self._turn, self._engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql(f"LOCK TABLE {AUDIT_STATE.name} IN EXCLUSIVE MODE")
+            self._held.conn = conn
+            try:
+                yield
+            finally:
+                self._held.conn = None
+
+    @contextmanager
+    def _connection(self) -> Iterator[Connection]:
+        """This thread's locked transaction, or a fresh connection for reading."""
+        held = getattr(self._held, "conn", None)
+        if held is not None:
+            yield held
+            return
+        with self._engine.connect() as conn:
+            yield conn
+
+    def _read_lines(self) -> list[str]:
+        with self._connection() as conn:
+            return list(conn.execute(sa.select(AUDIT_ENTRIES.c.line).order_by(AUDIT_ENTRIES.c.seq)).scalars())
+
+    def _write_entry(self, line: str, seq: int, digest: str) -> None:
+        with self._connection() as conn:
+            conn.execute(AUDIT_ENTRIES.insert().values(seq=seq, line=line))
+        self._set_state("head", f"{seq} {digest}")
+
+    def _drop_through(self, seq: int, kept: list[str]) -> None:
+        with self._connection() as conn:
+            conn.execute(AUDIT_ENTRIES.delete().where(AUDIT_ENTRIES.c.seq <= seq))
+
+    def _read_checkpoint(self) -> str | None:
+        return self._state("checkpoint")
+
+    def _write_checkpoint(self, text: str) -> None:
+        self._set_state("checkpoint", text)
+
+    def _state(self, name: str) -> str | None:
+        with self._connection() as conn:
+            return conn.execute(sa.select(AUDIT_STATE.c.value).where(AUDIT_STATE.c.name == name)).scalar()
+
+    def _set_state(self, name: str, value: str) -> None:
+        with self._connection() as conn:
+            conn.execute(AUDIT_STATE.delete().where(AUDIT_STATE.c.name == name))
+            conn.execute(AUDIT_STATE.insert().values(name=name, value=value))
 
 
 def checkpoint_digest(checkpoint: dict[str, Any]) -> str:

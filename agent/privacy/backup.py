@@ -33,6 +33,7 @@ from agent.errors import AgentError
 from agent.privacy.audit import AuditLog
 from agent.privacy.crypto import DecryptionError, Keyring, open_sealed, seal
 from agent.privacy.store import ConversationStore, sqlite_url
+from agent.privacy.subjects import ERASURE_DETAIL
 from agent.settings import Settings
 
 FORMAT = 1
@@ -178,7 +179,7 @@ def erasures_after(audit: AuditLog, seq: int, head: str | None = None) -> list[s
     return [
         e["details"]["subject"]
         for e in entries
-        if e.get("seq", 0) > seq and "subject_key_destroyed" in e.get("details", {})
+        if e.get("seq", 0) > seq and ERASURE_DETAIL in e.get("details", {})
     ]
 
 

@@ -15,10 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from agent.clock import iso
-from agent.privacy.subjects import DataSubjects
+from agent.privacy.subjects import ERASURE_DETAIL, DataSubjects
 from agent.settings import Settings
 
-ERASURE_DETAIL = "subject_key_destroyed"  # every erasure entry carries it
 # Audit events counted as evidence, by the heading they appear under.
 EVIDENCE_EVENTS = {
     "egress_blocked": "blocked outbound connections (checks)",

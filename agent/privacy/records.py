@@ -133,6 +133,11 @@ def processing_record(settings: Settings) -> str:
             " Handoff tickets stay in the staff console (no helpdesk webhook configured); the support staff "
             "of the controller read them."
         )
+    audit_place = (
+        "the conversation database (one chain for every replica)"
+        if settings.conversation_store_url
+        else str(settings.audit_path)
+    )
     key_place = (
         "SUPPORT_AGENT_MASTER_KEY"
         if settings.master_key
@@ -185,7 +190,7 @@ def processing_record(settings: Settings) -> str:
             f"Conversations: {conversations} (message text AES-256-GCM per subject); subject "
             f"keys: {keys}; master key: "
             f"{key_place}; "
-            f"audit trail: {settings.audit_path}; temp files: {settings.temp_dir}.",
+            f"audit trail: {audit_place}; temp files: {settings.temp_dir}.",
         ),
         (
             "Models",

@@ -20,7 +20,7 @@ from typing import Any
 
 from agent.clock import iso, utc_now
 from agent.errors import AgentError
-from agent.privacy.audit import AuditError, AuditLog
+from agent.privacy.audit import AuditError, AuditLog, DatabaseAuditLog
 from agent.privacy.crypto import Keyring, load_master_key, new_reference_code, normalise_reference_code
 from agent.privacy.redaction import Redactor
 from agent.privacy.store import ConversationStore, ProcessingLimits, UnknownSubject, sqlite_url
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 EXPORT_PREFIX = "my-data-"
 EXPORT_MAX_AGE_S = 3600
+ERASURE_DETAIL = "subject_key_destroyed"  # every erasure's audit entry carries it
 # Requests under Art. 16, 18 and 21, listed in the subject's export.
 RIGHTS_EVENTS = (
     "rectification",
@@ -80,6 +81,7 @@ class DataSubjects:
         self.store = store
         self.audit = audit
         self._forget_caches = forget_caches or (lambda: None)
+        self._erasures_seen: int | None = None  # the audit entry up to which erasures were followed
         self._exports = settings.temp_dir / "exports"
         self._redactor = Redactor(settings.redaction_types, settings.phone_region)
 
@@ -400,6 +402,21 @@ class DataSubjects:
                 folder.rmdir()
         return len(files), len(old_runs)
 
+    def forget_erased_elsewhere(self) -> int:
+        """Clear this process's model caches if another replica erased someone since the last call;
+        how many erasures were new (replicas share the audit trail, so they see each other's)."""
+        seen = self._erasures_seen
+        if seen is None:  # first call: everything before now was handled where it happened
+            self._erasures_seen = self.audit.head()[0]
+            return 0
+        newer = self.audit.entries_after(seen)
+        if newer:
+            self._erasures_seen = newer[-1]["seq"]
+        erasures = sum(ERASURE_DETAIL in e.get("details", {}) for e in newer)
+        if erasures:
+            self._forget_caches()
+        return erasures
+
     def _on_subject(self, code: str, change: Callable[[], None]) -> None:
         """Run a change of the subject's rows; a number that is not theirs becomes RequestError."""
         try:
@@ -443,7 +460,10 @@ def open_data_subjects(settings: Settings, forget_caches: Callable[[], None] | N
         if settings.tls_ca_file and settings.conversation_store_url
         else None,
     )
-    return DataSubjects(settings, store, AuditLog(settings.audit_path), forget_caches)
+    # Replicas sharing a PostgreSQL store share one audit chain there too; one server keeps a file.
+    shared = settings.conversation_store_url is not None
+    audit = DatabaseAuditLog(store.engine) if shared else AuditLog(settings.audit_path)
+    return DataSubjects(settings, store, audit, forget_caches)
 
 
 def _last_written(folder: Path) -> float:
