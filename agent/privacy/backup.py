@@ -137,6 +137,7 @@ def restore_backup(
     audit = backup_audit if use_backup_audit else live_audit
     erasures = erasures_after(audit, info.audit_seq, info.audit_hash)
 
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     staging = Path(tempfile.mkdtemp(prefix="restore-", dir=settings.data_dir))
     try:
         staged_store, staged_keys = staging / CONVERSATIONS, staging / "subject-keys.db"
@@ -148,6 +149,11 @@ def restore_backup(
         finally:
             store.close()
         previous = _swap_in(settings, staged_store, staged_keys)
+    except (OSError, sqlite3.Error) as exc:
+        raise BackupError(
+            f"Could not restore into {settings.data_dir}: {exc}. If a before-restore-* folder was created "
+            "there, it holds the files that were live before."
+        ) from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     if use_backup_audit:
@@ -255,8 +261,8 @@ def _swap_in(settings: Settings, store: Path, keys: Path) -> Path | None:
     present = [p for base in live for p in _with_sidecars(base) if p.exists()]
     previous = None
     if present:
-        previous = settings.data_dir / f"before-restore-{iso()[:19].replace(':', '')}"
-        previous.mkdir(mode=0o700)
+        stamp = iso()[:19].replace(":", "")
+        previous = Path(tempfile.mkdtemp(prefix=f"before-restore-{stamp}-", dir=settings.data_dir))
         for path in present:
             path.rename(previous / path.name)
     settings.key_store_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
