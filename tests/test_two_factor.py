@@ -4,13 +4,16 @@ The login pages and the enrolment in a browser are tested through the served app
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import time
 from pathlib import Path
 
 import pyotp
 import pytest
 
+from agent.cli import main
 from agent.staff.accounts import LoggedIn, LoginRefused, SecondStep
 from agent.staff.services import StaffServices
 from agent.wiring import build_services
@@ -154,6 +157,54 @@ def test_support_leads_need_a_code_only_when_configured_or_enrolled(data_dir: Pa
     secret = _enabled(staff, "tom", "support_lead")  # enrolled by choice: a code at every login
     assert _second_step(staff, "tom").enrolment is None
     assert staff.login_code(_second_step(staff, "tom").token, pyotp.TOTP(secret).now()).factor == "totp"
+
+
+def test_cli_users_totp_enable_disable_reset(
+    data_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = ["--data-dir", str(data_dir)]
+    for name, role in (("lena", "support_lead"), ("anna", "admin")):
+        monkeypatch.setattr("sys.stdin", io.StringIO(f"{PASSWORD}\n"))
+        assert main(["users", "add", name, "--role", role, "--password-stdin", *data]) == 0
+    capsys.readouterr()
+
+    assert main(["users", "totp", "enable", "lena", *data]) == 0
+    printed = capsys.readouterr().out
+    secret = re.search(r"add the key ([A-Z2-7]+)", printed).group(1)
+    codes = re.findall(r"^  ([0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4})$", printed, re.M)
+    assert f"secret={secret}" in printed and "▀" in printed and len(codes) == 10  # URI, QR code, codes
+    staff = _staff(data_dir)
+    assert staff.login_code(_second_step(staff, "lena").token, pyotp.TOTP(secret).now()).factor == "totp"
+    assert main(["users", "totp", "enable", "lena", *data]) == 2
+    assert "already" in capsys.readouterr().err
+
+    assert main(["users", "totp", "reset", "lena", *data]) == 0
+    new_secret = re.search(r"add the key ([A-Z2-7]+)", capsys.readouterr().out).group(1)
+    assert new_secret != secret
+    with pytest.raises(LoginRefused):
+        staff.login_code(_second_step(staff, "lena").token, codes[0])  # the old recovery codes are gone
+    assert staff.login_code(_second_step(staff, "lena").token, pyotp.TOTP(new_secret).now()).factor == "totp"
+
+    assert main(["users", "list", *data]) == 0
+    assert re.search(r"^lena +support_lead +active +2fa ", capsys.readouterr().out, re.M)
+    assert main(["users", "totp", "disable", "lena", *data]) == 0
+    assert isinstance(staff.login("lena", PASSWORD), LoggedIn)  # her role needs none
+
+    assert main(["users", "totp", "enable", "anna", *data]) == 0
+    assert main(["users", "totp", "disable", "anna", *data]) == 2  # an admin must keep it
+    assert "users totp reset anna" in capsys.readouterr().err
+    assert main(["users", "totp", "enable", "nobody", *data]) == 2
+    assert main(["users", "totp", "switch", "lena", *data]) == 2
+    assert "usage: users totp enable|disable|reset USERNAME" in capsys.readouterr().err
+
+    events = [(e, a.split(":")[0], d.get("user")) for e, a, d in _events(staff) if e.startswith("staff_totp")]
+    assert events == [
+        ("staff_totp_enabled", "cli", "lena"),
+        ("staff_totp_reset", "cli", "lena"),
+        ("staff_totp_disabled", "cli", "lena"),
+        ("staff_totp_enabled", "cli", "anna"),
+    ]
+    assert secret not in json.dumps(staff.audit_entries())
 
 
 def test_the_secret_and_recovery_codes_are_not_stored_in_plain_text(
