@@ -79,7 +79,9 @@ def processing_record(settings: Settings) -> str:
             "Redaction before model, store and logs; encryption at rest with per-subject keys and "
             "crypto-shredding on erasure; SQLite secure_delete; no network egress except declared EU "
             "endpoints over TLS (in-process guard); security headers, no third-party assets; logs "
-            "without message text; hash-chained audit trail; key files readable by the service user only.",
+            "without message text; hash-chained audit trail; key files readable by the service user only; "
+            "staff console with least-privilege roles, login lockout and a second factor (TOTP) for the "
+            f"roles {', '.join(settings.staff_two_factor_roles) or '(none configured)'}.",
         ),
     ]
     lines = ["# Record of processing activities (GDPR Art. 30)", "", "| Item | Entry |", "|---|---|"]
