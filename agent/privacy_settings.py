@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
 from agent.privacy.redaction import REDACTION_TYPES
 
@@ -27,10 +27,39 @@ class PrivacySettings(BaseModel):
         30,
         ge=1,
         le=3650,
-        description="Stored conversations are deleted this many days after their last message.",
+        description="Stored conversations (messages) are deleted this many days after their last message.",
+    )
+    ticket_retention_days: int = Field(
+        90,
+        ge=1,
+        le=3650,
+        description="Handoff tickets (transcript and the customer's contact) are deleted this many days "
+        "after staff marked them done. Open tickets are kept until done.",
+    )
+    feedback_retention_days: int = Field(
+        90,
+        ge=1,
+        le=3650,
+        description="Feedback (thumbs up/down) and questions the bot could not answer are deleted this many "
+        "days after they were given.",
+    )
+    simulation_retention_days: int = Field(
+        30,
+        ge=1,
+        le=3650,
+        description="Simulation reports in data_dir/simulations and past-ticket files uploaded for "
+        "simulations (CSV, JSONL in the data dir's temp folder) are deleted this many days after they "
+        "were written.",
+    )
+    audit_retention_days: int = Field(
+        730,
+        ge=1,
+        le=3650,
+        description="Audit entries older than this are removed; a checkpoint keeps the rest of the trail "
+        "verifiable. At least as long as every other retention period.",
     )
     purge_interval_minutes: int = Field(
-        60, ge=1, le=10080, description="How often the server deletes expired conversations."
+        60, ge=1, le=10080, description="How often the server deletes everything past its retention period."
     )
     master_key_file: Path | None = Field(
         None,
@@ -53,6 +82,33 @@ class PrivacySettings(BaseModel):
         "Nordlicht Store GmbH, Beispielstraße 1, 10115 Berlin",
         description="The controller named in the privacy notice and the record of processing.",
     )
+
+    def retention_periods(self) -> dict[str, int]:
+        """Days each category of stored data is kept, by category name (for purge, records and docs)."""
+        return {
+            "conversations": self.retention_days,
+            "handoff tickets": self.ticket_retention_days,
+            "feedback": self.feedback_retention_days,
+            "simulation uploads and reports": self.simulation_retention_days,
+            "audit trail": self.audit_retention_days,
+        }
+
+    @model_validator(mode="after")
+    def _audit_outlives_the_data(self) -> PrivacySettings:
+        periods = {
+            "retention_days": self.retention_days,
+            "ticket_retention_days": self.ticket_retention_days,
+            "feedback_retention_days": self.feedback_retention_days,
+            "simulation_retention_days": self.simulation_retention_days,
+        }
+        longest = max(periods, key=lambda name: periods[name])
+        if self.audit_retention_days < periods[longest]:
+            raise ValueError(
+                f"audit_retention_days ({self.audit_retention_days}) is shorter than {longest} "
+                f"({periods[longest]}): the audit trail is the proof of what happened to stored data, so "
+                "keep it at least as long as the longest retention period"
+            )
+        return self
 
     @field_validator("redaction_types")
     @classmethod

@@ -153,6 +153,11 @@ class Settings(CustomerTexts, PrivacySettings, WebSettings, BaseSettings):
         description='Where each remote host runs, e.g. {"llm1.example.eu" = "eu"}. Undeclared hosts are '
         "refused.",
     )
+    endpoint_providers: dict[str, str] = Field(
+        default_factory=dict,
+        description='Who operates each remote host, e.g. {"llm1.example.eu" = "Example Cloud GmbH, Berlin"}: '
+        "named in the subprocessor list (`support-agent privacy subprocessors`).",
+    )
     inference_urls: list[str] = Field(
         default_factory=list,
         description="OpenAI-compatible inference servers (base URL ending in /v1), used in turn with "
@@ -182,6 +187,24 @@ class Settings(CustomerTexts, PrivacySettings, WebSettings, BaseSettings):
         None,
         description="Your helpdesk's URL that receives each new handoff ticket as JSON (POST). Declare "
         "its jurisdiction like every remote endpoint. Empty = tickets only in the staff console.",
+    )
+    alert_webhook_url: str | None = Field(
+        None,
+        description="Where security alerts are POSTed as JSON (kind, time, counts; never personal data): "
+        "audit chain broken, egress blocked, failed logins or exports spiking. Declare its jurisdiction "
+        "like every remote endpoint. Empty = alerts only in the metrics, the audit trail and the log.",
+    )
+    alert_failed_logins_per_hour: int = Field(
+        10, ge=1, le=10000, description="Failed staff logins within an hour that raise an alert."
+    )
+    alert_exports_per_hour: int = Field(
+        20,
+        ge=1,
+        le=10000,
+        description="Data exports (customers and staff) within an hour that raise an alert.",
+    )
+    alert_check_minutes: int = Field(
+        5, ge=1, le=1440, description="How often the server checks the audit chain, egress blocks and spikes."
     )
     tls_ca_file: Path | None = Field(
         None, description="CA bundle (PEM) that signs the remote endpoints' certificates."
@@ -232,12 +255,17 @@ class Settings(CustomerTexts, PrivacySettings, WebSettings, BaseSettings):
     def _lowercase_hosts(cls, values: dict[str, str]) -> dict[str, str]:
         return {host.strip().lower(): where.strip().lower() for host, where in values.items()}
 
+    @field_validator("endpoint_providers")
+    @classmethod
+    def _lowercase_provider_hosts(cls, values: dict[str, str]) -> dict[str, str]:
+        return {host.strip().lower(): who.strip() for host, who in values.items()}
+
     @field_validator("inference_urls")
     @classmethod
     def _check_inference_urls(cls, urls: list[str], info: ValidationInfo) -> list[str]:
         return [_checked(url, info) for url in urls]
 
-    @field_validator("vector_store_url", "handoff_webhook_url")
+    @field_validator("vector_store_url", "handoff_webhook_url", "alert_webhook_url")
     @classmethod
     def _check_service_url(cls, url: str | None, info: ValidationInfo) -> str | None:
         return _checked(url, info) if url else None
@@ -292,6 +320,7 @@ class Settings(CustomerTexts, PrivacySettings, WebSettings, BaseSettings):
             self.conversation_store_url,
             self.key_store_url,
             self.handoff_webhook_url,
+            self.alert_webhook_url,
         ]
         urls = [*self.inference_urls, *(url for url in optional if url)]
         return {parse_endpoint(url).host for url in urls}

@@ -42,7 +42,7 @@ def env(demo_data_dir: Path) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("command", [[], ["index"], ["ask"], ["serve"], ["models"]])
+@pytest.mark.parametrize("command", [[], ["index"], ["ask"], ["serve"], ["models"], ["backup"]])
 def test_help(command: list[str], env: dict[str, str], tmp_path: Path) -> None:
     result = _run(command + ["--help"], env, tmp_path)
     assert result.returncode == 0

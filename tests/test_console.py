@@ -44,6 +44,8 @@ ACTION_ARGS: dict[str, tuple[Any, ...]] = {
     "privacy_find": ("7KQM-2XTP-9RWA-HC4D",),
     "privacy_export": ("7KQM-2XTP-9RWA-HC4D",),
     "privacy_erase": ("7KQM-2XTP-9RWA-HC4D", False),
+    "privacy_limit": ("7KQM-2XTP-9RWA-HC4D", "restrict"),
+    "privacy_rectify": ("7KQM-2XTP-9RWA-HC4D", "message", 1, "text"),
     "retention_view": (),
     "audit_view": (),
     "audit_verify": (),
@@ -345,6 +347,17 @@ def test_privacy_officer_finds_exports_and_erases(site: Site) -> None:
     exported = officer.predict(code, api_name="/privacy_export")
     data = json.loads(Path(exported).read_text())
     assert data["reference_code"] == code and "[EMAIL]" in data["messages"][0]["text"]
+    number = data["messages"][0]["number"]
+    assert "corrected" in officer.predict(
+        code, "message", number, "Kann ich auf Rechnung zahlen?", api_name="/privacy_rectify"
+    )
+    assert "Restricted since: 20" in officer.predict(code, "restrict", api_name="/privacy_limit")
+    assert "Restricted since: 20" in officer.predict(code, api_name="/privacy_find")
+    entries = [e for e in site.subjects.audit.entries() if e["event"] in ("rectification", "restriction")]
+    assert [e["actor"] for e in entries[-2:]] == ["staff:privacy-officer"] * 2
+    corrected = json.loads(Path(officer.predict(code, api_name="/privacy_export")).read_text())
+    assert corrected["messages"][0]["text"] == "Kann ich auf Rechnung zahlen?"
+    assert [r["by"] for r in corrected["requests"]] == ["staff", "staff"]
     with pytest.raises(Exception, match="I confirm"):
         officer.predict(code, False, api_name="/privacy_erase")
     receipt = officer.predict(code, True, api_name="/privacy_erase")
@@ -396,7 +409,9 @@ def test_reindex_retention_audit_and_users_from_the_console(site: Site) -> None:
     assert site.subjects.audit.entries()[-1]["event"] == "reindex"
 
     officer = site.console("privacy-officer")
-    assert f"{site.settings.retention_days} days" in officer.predict(api_name="/retention_view")
+    retention = officer.predict(api_name="/retention_view")
+    assert f"{site.settings.retention_days} days" in retention
+    assert f"handoff tickets {site.settings.ticket_retention_days} days after done" in retention
     audit = officer.predict(api_name="/audit_view")
     assert audit["headers"][:3] == ["#", "time", "event"] and audit["data"]
 

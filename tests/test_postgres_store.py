@@ -63,6 +63,36 @@ def test_store_on_postgresql_seals_erases_and_expires(databases: tuple[str, str]
     store.close()
 
 
+def test_retention_per_category_on_postgresql(databases: tuple[str, str], tmp_path: Path) -> None:
+    from agent.privacy.subjects import open_data_subjects
+
+    conversations, keys = databases
+    settings = make_settings(
+        tmp_path,
+        conversation_store_url=conversations,
+        key_store_url=keys,
+        master_key=MASTER_KEY,
+        retention_days=10,
+        ticket_retention_days=20,
+        feedback_retention_days=40,
+    )
+    subjects = open_data_subjects(settings)
+    rated, handed = subjects.consent_to_store(), subjects.consent_to_store()
+    subjects.remember(rated, "Gibt es Gutscheine?", "Dazu finde ich nichts.")
+    subjects.rate(rated, "Gibt es Gutscheine?", helpful=False)
+    ticket, _ = subjects.open_ticket(handed, "Paket beschädigt", "kim@example.org")
+    subjects.store.close_ticket(ticket, by="lead")
+    start = datetime.now(UTC)
+    counts = [subjects.purge(actor="test", now=start + timedelta(days=days)) for days in (9, 11, 21, 41)]
+    figures = [
+        (c["expired_messages_deleted"], c["handoff_tickets_deleted"], c["feedback_deleted"]) for c in counts
+    ]
+    assert figures == [(0, 0, 0), (2, 0, 0), (0, 1, 0), (0, 0, 1)]
+    assert [c["expired_conversations_erased"] for c in counts] == [0, 0, 1, 1]
+    assert subjects.store.counts() == (0, 0)
+    subjects.store.close()
+
+
 def test_two_replicas_share_conversations_through_postgresql(
     databases: tuple[str, str], demo_data_dir: Path, tmp_path: Path, embedder: Embedder
 ) -> None:

@@ -214,12 +214,12 @@ def _rows(settings: Settings) -> tuple[int, int]:
 
 
 def test_server_purges_expired_conversations_on_a_schedule(tmp_path: Path) -> None:
-    from ui.app import PurgeSchedule
+    from ui.app import purge_schedule
 
     subjects = build_services(make_settings(tmp_path, retention_days=7)).subjects
     old = new_reference_code()
     subjects.store.open_subject(old, "v1", now=datetime(2020, 1, 1, tzinfo=UTC))
-    schedule = PurgeSchedule(subjects, interval_s=0.2)
+    schedule = purge_schedule(subjects, interval_s=0.2)
     schedule.start()
     try:
         wait_until(
@@ -249,3 +249,87 @@ def test_configuration_changes_are_audited_by_name(tmp_path: Path) -> None:
     assert "retention_days" in digests and "master_key" not in digests  # the secret is never in the trail
     assert "AAAA" not in audit.path.read_text()
     assert [e["event"] for e in audit.entries()] == ["configuration_change"] * 2
+
+
+def _download(client, code: str) -> dict:  # noqa: ANN001 - gradio_client.Client
+    _, data_file = client.predict(code, api_name="/download_my_data")
+    return httpx.get(data_file["url"], timeout=30).json()
+
+
+def test_rectify_restrict_and_object_from_my_data(app: App) -> None:
+    """Art. 16, 18 and 21 through the page's "My data" panel, each audited and in the export."""
+    client, store = app.client(), app.subjects.store
+    _, code, *_ = client.predict(api_name="/consent_store")
+    client.predict("Wie lange dauert die Erstattung?", api_name="/chat")
+    client.predict(api_name="/rate_down")
+    client.predict("kunde@example.de", True, api_name="/handoff")
+    export = _download(client, code)
+    first, ticket = export["messages"][0]["number"], export["handoff_tickets"][0]["number"]
+
+    status, box = client.predict(
+        code,
+        "message",
+        first,
+        f"Wie lange dauert die Erstattung bei Ratenkauf? {EMAIL}",
+        api_name="/correct_my_data",
+    )
+    assert status == f"✅ Number {first} is corrected." and box == ""
+    client.predict(code, "contact", ticket, "neu@example.de", api_name="/correct_my_data")
+    _, other, *_ = app.client().predict(api_name="/consent_store")
+    status, box = client.predict(other, "message", first, "not mine", api_name="/correct_my_data")
+    assert "no message number" in status and box == "not mine"  # another customer's message: refused
+    export = _download(client, code)
+    assert export["messages"][0]["text"] == "Wie lange dauert die Erstattung bei Ratenkauf? [EMAIL]"
+    assert export["handoff_tickets"][0]["contact"] == "neu@example.de"
+
+    # Objection to "improve the help center": the 👎 goes, later ratings are not kept, chatting goes on.
+    assert len(store.signals(("thumbs_down",), store.subject_id(code))) == 1
+    assert "no longer used to improve" in client.predict(code, "object", api_name="/my_data_request")
+    client.predict(api_name="/rate_down")
+    assert store.signals(("thumbs_down",), store.subject_id(code)) == []
+
+    # Restriction: kept, hidden from the support lead's inbox, nothing new stored, no new handoff.
+    stored = len(store.messages(code))
+    assert "Restricted" in client.predict(code, "restrict", api_name="/my_data_request")
+    assert ticket not in [t.id for t in app.subjects.store.tickets(status="open")]
+    client.predict("Kann ich auf Rechnung zahlen?", api_name="/chat")
+    assert len(store.messages(code)) == stored
+    assert "You restricted" in client.predict("kunde@example.de", True, api_name="/handoff")
+    export = _download(client, code)
+    assert export["processing_restricted_since"] and export["objected_to_improving_the_help_center_since"]
+    assert [r["request"] for r in export["requests"]] == [
+        "rectification",
+        "rectification",
+        "objection",
+        "restriction",
+    ]
+    client.predict(code, "lift", api_name="/my_data_request")
+    assert ticket in [t.id for t in app.subjects.store.tickets(status="open")]
+
+    audit = AuditLog(app.settings.audit_path)
+    assert audit.verify().ok
+    rights = [e for e in audit.entries() if e["event"] in ("rectification", "restriction", "objection")]
+    assert {e["details"]["subject"] for e in rights} == {store.subject_id(code)[:16]}
+    assert EMAIL not in audit.path.read_text() and "neu@example.de" not in audit.path.read_text()
+
+
+def test_cli_rectify_restrict_and_object(
+    app: App, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = ["--data-dir", str(app.settings.data_dir)]
+    subjects = app.subjects
+    code = subjects.consent_to_store()
+    subjects.remember(code, "Wo ist mein Paket?", "Dazu habe ich keinen Artikel.", refused=True)
+    number = subjects.store.messages(code)[0].id
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"Wo ist mein zweites Paket? {EMAIL}\n"))
+    assert main(["privacy", "rectify", "--subject", code, "--message", str(number), *data]) == 0
+    assert subjects.store.messages(code)[0].text == "Wo ist mein zweites Paket? [EMAIL]"
+    assert main(["privacy", "rectify", "--subject", code, *data]) == 2  # which one: --message or --ticket
+    assert main(["privacy", "object", "--subject", code, *data]) == 0
+    assert subjects.store.signals(("refused",), subjects.store.subject_id(code)) == []
+    assert main(["privacy", "restrict", "--subject", code, *data]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["restricted_since"]
+    assert main(["privacy", "lift-restriction", "--subject", code, *data]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["restricted_since"] is None
+    events = [e["event"] for e in AuditLog(app.settings.audit_path).entries()[-4:]]
+    assert events == ["rectification", "objection", "restriction", "restriction_lifted"]

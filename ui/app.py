@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
 from agent.errors import ConfigError
 from agent.privacy.config_audit import record_configuration
 from agent.privacy.records import privacy_page_html
 from agent.privacy.subjects import DataSubjects
+from agent.runtime.alerts import SecurityWatch
 from agent.runtime.metrics import PURGE_RUNS, watch_queue
+from agent.runtime.periodic import Periodic
 from agent.runtime.process import harden_process
 from agent.runtime.rate_limits import RateLimits
 from agent.settings import Settings
@@ -104,13 +105,17 @@ def serve(settings: Settings) -> None:
     services = build_services(settings)
     services.agent  # noqa: B018 - load the models and open the index before anything is recorded
     record_configuration(settings, services.audit)
-    purger = PurgeSchedule(services.subjects, settings.purge_interval_minutes * 60)
+    purger = purge_schedule(services.subjects, settings.purge_interval_minutes * 60)
+    watch = SecurityWatch(settings, services.audit)
+    watcher = Periodic("security-watch", settings.alert_check_minutes * 60, watch.check)
     purger.start()
+    watcher.start()
     app = create_app(services)
     log.info("chat page on http://%s:%d", settings.host, settings.port)
     try:
         uvicorn.run(app, **server_options(settings))
     finally:
+        watcher.stop()
         purger.stop()
 
 
@@ -132,31 +137,16 @@ def server_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
-class PurgeSchedule:
-    """Runs the retention purge now and then every `interval_s` seconds in a background thread."""
+def purge_schedule(subjects: DataSubjects, interval_s: float) -> Periodic:
+    """The retention purge, now and then every `interval_s` seconds (counted in the metrics)."""
 
-    def __init__(self, subjects: DataSubjects, interval_s: float) -> None:
-        self._subjects = subjects
-        self._interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="retention-purge", daemon=True)
+    def purge() -> None:
+        try:
+            summary = subjects.purge(actor="retention-schedule")
+        except Exception:
+            PURGE_RUNS.labels("failed").inc()
+            raise
+        PURGE_RUNS.labels("ok").inc()
+        log.info("retention purge: %s", summary)
 
-    def start(self) -> None:
-        """First purge right away, then on schedule."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop after the current run."""
-        self._stop.set()
-        self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                summary = self._subjects.purge(actor="retention-schedule")
-                PURGE_RUNS.labels("ok").inc()
-                log.info("retention purge: %s", summary)
-            except Exception:  # the schedule must outlive one failed run (e.g. a full disk)
-                PURGE_RUNS.labels("failed").inc()
-                log.exception("retention purge failed; will retry")
-            self._stop.wait(self._interval_s)
+    return Periodic("retention-purge", interval_s, purge)

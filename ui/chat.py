@@ -20,6 +20,7 @@ from agent.runtime.proof_of_work import SOLVER_JS, ProofOfWork
 from agent.runtime.rate_limits import RateLimits
 from agent.settings import Settings
 from ui.chat_turn import ChatMessages, History, Session, Visitor, hand_off, rate_last_answer, respond
+from ui.my_data import MyDataPanel, build_my_data_panel, wire_my_data_panel
 from ui.texts import FALLBACK, texts, visitor_language
 
 
@@ -75,14 +76,7 @@ def build_chat(
                     send_ticket = gr.Button(said["send_ticket"], elem_id="handoff-send")
                     handoff_status = gr.Markdown("", elem_id="handoff-status")
                 withdraw = gr.Button(said["withdraw"], size="sm", elem_id="withdraw")
-            with gr.Accordion(said["my_data"], open=False, elem_id="my-data") as my_data:
-                my_data_help = gr.Markdown()
-                code = gr.Textbox(label=said["reference_code"], elem_id="reference-code")
-                with gr.Row():
-                    download = gr.Button(said["download"], elem_id="download-data")
-                    delete = gr.Button(said["delete"], variant="stop", elem_id="delete-data")
-                rights_status = gr.Markdown("", elem_id="rights-status")
-                data_file = gr.File(label="JSON", interactive=False, elem_id="data-file")
+            rights = build_my_data_panel(FALLBACK)
 
         def show_page(request: gr.Request) -> tuple[Any, ...]:
             params = getattr(request, "query_params", None) or {}
@@ -110,11 +104,7 @@ def build_chat(
                 gr.Checkbox(label=t["handoff_consent"]),
                 gr.Button(t["send_ticket"]),
                 gr.Button(t["withdraw"]),
-                gr.Accordion(label=t["my_data"]),
-                t["my_data_help"],
-                gr.Textbox(label=t["reference_code"]),
-                gr.Button(t["download"]),
-                gr.Button(t["delete"]),
+                *MyDataPanel.localised(language),
             )
 
         page.load(
@@ -122,13 +112,12 @@ def build_chat(
             None,
             [
                 ui, puzzle, body, header, notice, keep, dont_keep, chatbot, box, send, examples.dataset,
-                thumbs_up, thumbs_down, human, contact, agreed, send_ticket, withdraw, my_data, my_data_help,
-                code, download, delete,
+                thumbs_up, thumbs_down, human, contact, agreed, send_ticket, withdraw, *rights.localisable,
             ],
             api_visibility="private",
         )  # fmt: skip
 
-        consent_outputs = [session, consent_panel, chat_panel, status, code, chatbot, history]
+        consent_outputs = [session, consent_panel, chat_panel, status, rights.code, chatbot, history]
 
         def choose(store: bool, language: str, solution: str, request: gr.Request) -> tuple[Any, ...]:
             t = texts(language)
@@ -168,13 +157,6 @@ def build_chat(
                 agent, settings, subjects, message, chat, past, current,
                 ui=language, limits=limits, visitor=Visitor.of(request),
             )  # fmt: skip
-
-        def download_data(reference: str, language: str) -> tuple[str, str | None]:
-            try:
-                path = subjects.export_file(reference, actor="customer")
-            except AgentError as exc:
-                return f"⚠️ {exc}", None
-            return texts(language)["your_data"], str(path)
 
         def delete_data(reference: str, current: Session, language: str) -> tuple[Any, ...]:
             t = texts(language)
@@ -227,11 +209,11 @@ def build_chat(
         turn_inputs = [box, chatbot, history, session, ui]
         box.submit(turn, turn_inputs, [box, chatbot, history], api_name="chat")
         send.click(turn, turn_inputs, [box, chatbot, history], api_visibility="private")
-        download.click(download_data, [code, ui], [rights_status, data_file], api_name="download_my_data")
-        delete.click(
+        wire_my_data_panel(rights, subjects, ui)
+        rights.delete.click(
             delete_data,
-            [code, session, ui],
-            [rights_status, data_file, *consent_outputs],
+            [rights.code, session, ui],
+            [rights.status, rights.data_file, *consent_outputs],
             api_name="delete_my_data",
         )
     return page

@@ -16,7 +16,7 @@ import gradio as gr
 from agent.answering.assistant import Answer, Citation, SupportAgent
 from agent.answering.language import detect_language
 from agent.errors import AgentError, MessageError
-from agent.privacy.subjects import DataSubjects
+from agent.privacy.subjects import DataSubjects, ProcessingRestricted
 from agent.runtime import metrics
 from agent.runtime.rate_limits import RateLimits
 from agent.settings import Settings
@@ -230,6 +230,8 @@ def hand_off(
     transcript = "\n\n".join(f"Kunde/Customer: {q}\nAssistent/Assistant: {a}" for q, a in history) or "(–)"
     try:
         number, reference = subjects.open_ticket(session.get("reference"), transcript, contact)
+    except ProcessingRestricted:
+        return said["handoff_restricted"], session
     except AgentError as exc:
         log.error("could not open a handoff ticket: %s", type(exc).__name__)
         return said["sorry"], session

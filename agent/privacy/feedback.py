@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from agent.privacy.cipher import SubjectCipher
+from agent.privacy.conversations import restricted_subjects
 from agent.privacy.schema import REDACTION_COUNTS, SIGNALS
 
 
@@ -39,7 +40,8 @@ def signals(
     kinds: tuple[str, ...],
     subject: str | None = None,
 ) -> list[Signal]:
-    """Every signal of the given kinds (of one subject, if given), newest first, decrypted."""
+    """Every signal of the given kinds (of one subject, if given, else of every unrestricted subject),
+    newest first, decrypted."""
     query = (
         sa.select(SIGNALS.c.subject_id, SIGNALS.c.at, SIGNALS.c.kind, SIGNALS.c.sealed)
         .where(SIGNALS.c.kind.in_(kinds))
@@ -47,6 +49,8 @@ def signals(
     )
     if subject:
         query = query.where(SIGNALS.c.subject_id == subject)
+    else:  # the support lead's lists: never from a subject who restricted processing
+        query = query.where(SIGNALS.c.subject_id.not_in(restricted_subjects()))
     return [
         Signal(at, kind, cipher_for(owner).open(sealed, kind))
         for owner, at, kind, sealed in conn.execute(query).all()
@@ -56,6 +60,11 @@ def signals(
 def erase_signals(db: Connection, subject: str) -> int:
     """Delete the subject's signals; how many."""
     return db.execute(sa.delete(SIGNALS).where(SIGNALS.c.subject_id == subject)).rowcount
+
+
+def erase_signals_before(db: Connection, cutoff: str) -> int:
+    """Delete every signal given before `cutoff` (ISO time); how many."""
+    return db.execute(sa.delete(SIGNALS).where(SIGNALS.c.at < cutoff)).rowcount
 
 
 def count_redactions(db: Connection, day: str, found: dict[str, int]) -> None:

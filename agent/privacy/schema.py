@@ -55,6 +55,15 @@ TICKETS = sa.Table(
     sa.Column("sealed_transcript", sa.LargeBinary, nullable=False),  # redacted
     sa.Column("sealed_contact", sa.LargeBinary, nullable=False),  # as the customer gave it, for the reply
 )
+# A subject's limits on processing: restriction (Art. 18: kept, sealed, used for nothing, hidden from
+# support leads) and objection to the "improve the help center" purpose (Art. 21: no feedback signals).
+PROCESSING_LIMITS = sa.Table(
+    "processing_limits",
+    DATA_TABLES,
+    sa.Column("subject_id", sa.String(64), sa.ForeignKey("subjects.subject_id"), primary_key=True),
+    sa.Column("restricted_at", sa.String(32)),
+    sa.Column("objected_at", sa.String(32)),
+)
 # Aggregate counts only (no link to anyone): what the redactor removes, for the privacy officer.
 REDACTION_COUNTS = sa.Table(
     "redaction_counts",
@@ -64,7 +73,7 @@ REDACTION_COUNTS = sa.Table(
     sa.Column("count", sa.Integer, nullable=False),
 )
 # Every table that holds a subject's rows (compacted after an erasure).
-SUBJECT_DATA = ", ".join(table.name for table in (MESSAGES, SIGNALS, TICKETS, SUBJECTS))
+SUBJECT_DATA = ", ".join(t.name for t in (MESSAGES, SIGNALS, TICKETS, PROCESSING_LIMITS, SUBJECTS))
 
 KEY_TABLES = sa.MetaData()
 SUBJECT_KEYS = sa.Table(

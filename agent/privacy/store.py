@@ -13,6 +13,7 @@ database errors into StoreError; the rows themselves are read and written by age
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,16 +28,19 @@ from agent.clock import iso
 from agent.errors import AgentError
 from agent.privacy import conversations, feedback, tickets
 from agent.privacy.cipher import SubjectCipher
-from agent.privacy.conversations import StoredMessage
+from agent.privacy.conversations import ProcessingLimits, StoredMessage
 from agent.privacy.crypto import DecryptionError, Keyring
 from agent.privacy.feedback import Signal
 from agent.privacy.schema import (
     DATA_TABLES,
     KEY_CHECK,
     KEY_TABLES,
+    MESSAGES,
     SIGNALS,
     SUBJECT_DATA,
     SUBJECT_KEYS,
+    SUBJECTS,
+    TICKETS,
     open_database,
     sqlite_url,
 )
@@ -45,6 +49,7 @@ from agent.privacy.tickets import Ticket
 __all__ = [
     "ConversationStore",
     "Deletion",
+    "ProcessingLimits",
     "Signal",
     "StoreError",
     "StoredMessage",
@@ -54,6 +59,7 @@ __all__ = [
 ]
 
 _KEY_CHECK = "key-check"
+_PSEUDONYM = re.compile(r"[0-9a-f]{16}")
 
 
 class StoreError(AgentError):
@@ -140,15 +146,61 @@ class ConversationStore:
         with self._reading(db) as conn:
             return conversations.messages(conn, cipher)
 
+    def rectify_message(self, reference: str, message_id: int, text: str) -> None:
+        """Replace the text of one of the subject's messages (Art. 16); UnknownSubject if not theirs."""
+        cipher = self._cipher(self.subject_id(reference))
+        with self._writing() as (db, _):
+            if not conversations.rectify(db, cipher, message_id, text):
+                raise UnknownSubject(f"This conversation has no message number {message_id}.")
+        self._compact()  # the old text must not stay in the WAL or free pages
+
+    def rectify_contact(self, reference: str, ticket_id: int, contact: str) -> None:
+        """Replace the contact of one of the subject's handoff tickets; UnknownSubject if not theirs."""
+        cipher = self._cipher(self.subject_id(reference))
+        with self._writing() as (db, _):
+            if not tickets.rectify_contact(db, cipher, ticket_id, contact):
+                raise UnknownSubject(f"This conversation has no handoff ticket number {ticket_id}.")
+        self._compact()
+
+    def processing_limits(self, reference: str) -> ProcessingLimits:
+        """The subject's restriction (Art. 18) and objection (Art. 21), if any."""
+        with self._reading() as conn:
+            return conversations.processing_limits(conn, self.subject_id(reference))
+
+    def set_processing_limits(self, reference: str, limits: ProcessingLimits) -> int:
+        """Store the subject's limits; an objection also deletes its feedback signals (how many)."""
+        subject = self.subject_id(reference)
+        with self._writing() as (db, _):
+            conversations.set_processing_limits(db, subject, limits)
+            removed = feedback.erase_signals(db, subject) if limits.objected_at else 0
+        if removed:
+            self._compact()
+        return removed
+
     def expired(self, retention_days: int, now: datetime | None = None) -> list[str]:
         """Subject ids whose last message is older than the retention period."""
         with self._reading() as conn:
             return conversations.expired(conn, retention_days, now)
 
+    def holds_tickets_or_feedback(self, subject: str) -> bool:
+        """True while a ticket or a feedback signal of the subject is stored."""
+        with self._reading() as conn:
+            return conversations.holds_tickets_or_feedback(conn, subject)
+
     def counts(self) -> tuple[int, int]:
         """(subjects, messages) currently stored."""
         with self._reading() as conn:
             return conversations.counts(conn)
+
+    def inventory(self, active_since: str) -> dict[str, int]:
+        """Row counts per kind of stored data, and the subjects active since a time (for incidents)."""
+        with self._reading() as conn:
+            counts = {
+                table.name: int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+                for table in (SUBJECTS, MESSAGES, TICKETS, SIGNALS)
+            }
+            counts["subjects_active_in_window"] = conversations.active_since(conn, active_since)
+        return counts
 
     # feedback -----------------------------------------------------------------------------------
     def add_signal(self, reference: str, kind: str, question: str) -> None:
@@ -208,6 +260,39 @@ class ConversationStore:
             ).rowcount
         self._compact()
         return Deletion(subject, count, bool(destroyed), signals, handoffs)
+
+    def erase_expired_rows(self, feedback_before: str, tickets_done_before: str) -> tuple[int, int]:
+        """Retention of feedback and tickets: delete every signal given before `feedback_before` and
+        every ticket done before `tickets_done_before` (ISO times). (signals, tickets) deleted."""
+        with self._writing() as (db, _):
+            signals = feedback.erase_signals_before(db, feedback_before)
+            done = tickets.erase_done_before(db, tickets_done_before)
+        if signals or done:
+            self._compact()
+        return signals, done
+
+    def erase_messages(self, subject: str) -> int:
+        """Delete the subject's messages only, keeping its key for the rows that have their own period."""
+        with self._writing() as (db, _):
+            deleted = conversations.erase_messages(db, subject)
+        if deleted:
+            self._compact()
+        return deleted
+
+    def open_tickets_before(self, cutoff: str) -> int:
+        """How many tickets opened before `cutoff` are still open."""
+        with self._reading() as conn:
+            return tickets.open_before(conn, cutoff)
+
+    def subjects_with_prefix(self, pseudonym: str) -> list[str]:
+        """Subject ids (with rows or only a key left) that start with an audit pseudonym."""
+        if not _PSEUDONYM.fullmatch(pseudonym):  # never a short or empty prefix that matches everyone
+            raise ValueError(f"not a subject pseudonym: {pseudonym!r}")
+        found: set[str] = set()
+        for engine, column in ((self._db, SUBJECTS.c.subject_id), (self._keys, SUBJECT_KEYS.c.subject_id)):
+            with self._reading(engine) as conn:
+                found.update(conn.execute(sa.select(column).where(column.startswith(pseudonym))).scalars())
+        return sorted(found)
 
     def close(self) -> None:
         """Compact and close both databases."""

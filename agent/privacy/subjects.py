@@ -1,4 +1,5 @@
-"""Data-subject lifecycle: consent, storing, export (Art. 15/20), erasure (Art. 17), retention purge.
+"""Data-subject lifecycle: consent, storing, export (Art. 15/20), rectification (Art. 16), erasure
+(Art. 17), restriction (Art. 18), objection to the improvement purpose (Art. 21), retention purge.
 
 Every action ends up in the audit trail with the subject's pseudonym (a prefix of its keyed hash),
 never with the reference code or any message text.
@@ -7,26 +8,48 @@ never with the reference code or any message text.
 from __future__ import annotations
 
 import json
+import logging
 import secrets
+import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from agent.clock import iso
+from agent.clock import iso, utc_now
 from agent.errors import AgentError
-from agent.privacy.audit import AuditLog
+from agent.privacy.audit import AuditError, AuditLog
 from agent.privacy.crypto import Keyring, load_master_key, new_reference_code, normalise_reference_code
-from agent.privacy.store import ConversationStore, UnknownSubject, sqlite_url
+from agent.privacy.redaction import Redactor
+from agent.privacy.store import ConversationStore, ProcessingLimits, UnknownSubject, sqlite_url
 from agent.settings import Settings
 
+log = logging.getLogger(__name__)
+
 EXPORT_PREFIX = "my-data-"
-EXPORT_MAX_AGE_S = 3600  # download copies older than this are removed by every purge
+EXPORT_MAX_AGE_S = 3600
+# Requests under Art. 16, 18 and 21, listed in the subject's export.
+RIGHTS_EVENTS = (
+    "rectification",
+    "restriction",
+    "restriction_lifted",
+    "objection",
+    "objection_withdrawn",
+)  # download copies older than this are removed by every purge
 
 
 class ReferenceCodeError(AgentError):
     """A reference code that is malformed or unknown."""
+
+
+class RequestError(AgentError):
+    """A data-subject request that cannot be done as asked (no such message, empty correction)."""
+
+
+class ProcessingRestricted(AgentError):
+    """The subject restricted processing (Art. 18): its stored data is used for nothing new."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +62,8 @@ class SubjectSummary:
     messages: int
     tickets: int
     feedback: int
+    restricted_at: str | None = None
+    objected_at: str | None = None
 
 
 class DataSubjects:
@@ -56,6 +81,7 @@ class DataSubjects:
         self.audit = audit
         self._forget_caches = forget_caches or (lambda: None)
         self._exports = settings.temp_dir / "exports"
+        self._redactor = Redactor(settings.redaction_types, settings.phone_region)
 
     # consent ------------------------------------------------------------------------------------
     def consent_to_store(self) -> str:
@@ -85,15 +111,22 @@ class DataSubjects:
         refused: bool = False,
         redacted: dict[str, int] | None = None,
     ) -> None:
-        """Store one (already redacted) question and its answer; a refused one also joins the gaps list."""
-        self.store.append(reference, "customer", question)
-        self.store.append(reference, "assistant", answer)
-        if refused:
-            self.store.add_signal(reference, "refused", question)
+        """Store one (already redacted) question and its answer; a refused one also joins the gaps list.
+        Nothing is stored while the subject restricts processing; no gap entry after an objection."""
+        limits = self.store.processing_limits(reference)
+        if not limits.restricted_at:
+            self.store.append(reference, "customer", question)
+            self.store.append(reference, "assistant", answer)
+            if refused and not limits.objected_at:
+                self.store.add_signal(reference, "refused", question)
         self.store.count_redactions(redacted or {})
 
     def rate(self, reference: str, question: str, helpful: bool) -> None:
-        """A consenting customer's thumbs up or down on the answer to `question` (redacted)."""
+        """A consenting customer's thumbs up or down on the answer to `question` (redacted); not kept
+        while processing is restricted or after an objection to improving the help center."""
+        limits = self.store.processing_limits(reference)
+        if limits.restricted_at or limits.objected_at:
+            return
         self.store.add_signal(reference, "thumbs_up" if helpful else "thumbs_down", question)
 
     def open_ticket(self, reference: str | None, transcript: str, contact: str) -> tuple[int, str]:
@@ -101,6 +134,11 @@ class DataSubjects:
         store anything gets a reference code now: leaving a contact is their consent to keep this ticket."""
         if reference is None:
             reference = self._new_subject(choice="handoff")
+        elif self.store.processing_limits(reference).restricted_at:
+            raise ProcessingRestricted(
+                "You restricted the processing of your stored conversation, so it cannot be handed to a "
+                "person. Lift the restriction under “My data” first, or contact us directly."
+            )
         ticket = self.store.add_ticket(reference, transcript, contact)
         self.audit.record(
             "handoff_created", "customer", ticket=ticket, subject=pseudonym(self.store.subject_id(reference))
@@ -114,9 +152,13 @@ class DataSubjects:
         consent_at, notice_version = self.store.consent(code)
         messages = self.store.messages(code)
         subject = self.store.subject_id(code)
-        self.audit.record(
-            "export", actor, subject=pseudonym(self.store.subject_id(code)), messages=len(messages)
-        )
+        limits = self.store.processing_limits(code)
+        requests = [
+            {"at": e["at"], "request": e["event"], "by": "you" if e["actor"] == "customer" else "staff"}
+            for e in self.audit.entries()
+            if e["event"] in RIGHTS_EVENTS and e["details"].get("subject") == pseudonym(subject)
+        ]
+        self.audit.record("export", actor, subject=pseudonym(subject), messages=len(messages))
         return {
             "reference_code": code,
             "exported_at": iso(),
@@ -126,9 +168,13 @@ class DataSubjects:
             "legal_basis": "consent (GDPR Art. 6(1)(a))",
             "consent": {"given_at": consent_at, "notice_version": notice_version},
             "retention_days": self._settings.retention_days,
+            "retention_days_by_category": self._settings.retention_periods(),
             "note": "Personal data such as e-mail addresses was removed from messages before storing "
             "(shown as placeholders like [EMAIL]).",
-            "messages": [{"at": m.at, "from": m.role, "text": m.text} for m in messages],
+            "processing_restricted_since": limits.restricted_at,
+            "objected_to_improving_the_help_center_since": limits.objected_at,
+            "requests": requests,
+            "messages": [{"number": m.id, "at": m.at, "from": m.role, "text": m.text} for m in messages],
             "feedback": [
                 {"at": s.at, "kind": s.kind, "question": s.question}
                 for s in self.store.signals(("refused", "thumbs_up", "thumbs_down"), subject)
@@ -145,10 +191,51 @@ class DataSubjects:
             ],  # fmt: skip
         }
 
+    def rectify_message(self, reference: str, number: int, text: str, actor: str) -> str:
+        """Correct a stored message (Art. 16); the new text is redacted like any message and returned."""
+        code = self.known(reference)
+        redaction = self._redactor.redact(text.strip())
+        if not redaction.text:
+            raise RequestError("Type the corrected text of the message.")
+        self._on_subject(code, lambda: self.store.rectify_message(code, number, redaction.text))
+        self.store.count_redactions(redaction.found)
+        self._record_right("rectification", actor, code, target="message", number=number)
+        return redaction.text
+
+    def rectify_contact(self, reference: str, ticket: int, contact: str, actor: str) -> None:
+        """Correct the contact left with a handoff ticket (Art. 16)."""
+        code = self.known(reference)
+        if not contact.strip():
+            raise RequestError("Type the corrected contact (an e-mail address or phone number).")
+        self._on_subject(code, lambda: self.store.rectify_contact(code, ticket, contact.strip()))
+        self._record_right("rectification", actor, code, target="contact", number=ticket)
+
+    def restrict(self, reference: str, actor: str, restricted: bool = True) -> ProcessingLimits:
+        """Restrict processing (Art. 18), or lift the restriction: the data stays, sealed, used for
+        nothing, hidden from support leads; nothing new is stored meanwhile."""
+        code = self.known(reference)
+        limits = self.store.processing_limits(code)
+        limits = replace(limits, restricted_at=iso() if restricted else None)
+        self.store.set_processing_limits(code, limits)
+        self._record_right("restriction" if restricted else "restriction_lifted", actor, code)
+        return limits
+
+    def object_to_improvement(self, reference: str, actor: str, objecting: bool = True) -> ProcessingLimits:
+        """Object (Art. 21) to using the conversation to improve the help center, or withdraw the
+        objection: its feedback and gap entries are deleted and no new ones are kept."""
+        code = self.known(reference)
+        limits = self.store.processing_limits(code)
+        limits = replace(limits, objected_at=iso() if objecting else None)
+        removed = self.store.set_processing_limits(code, limits)
+        event = "objection" if objecting else "objection_withdrawn"
+        self._record_right(event, actor, code, feedback_rows_deleted=removed)
+        return limits
+
     def summary(self, reference: str) -> SubjectSummary:
         """Counts of what is stored for a reference code (ReferenceCodeError when unknown); not audited."""
         code = self.known(reference)
         consent_at, notice_version = self.store.consent(code)
+        limits = self.store.processing_limits(code)
         subject = self.store.subject_id(code)
         return SubjectSummary(
             pseudonym(subject),
@@ -157,6 +244,8 @@ class DataSubjects:
             messages=len(self.store.messages(code)),
             tickets=len(self.store.tickets(subject=subject)),
             feedback=len(self.store.signals(("refused", "thumbs_up", "thumbs_down"), subject)),
+            restricted_at=limits.restricted_at,
+            objected_at=limits.objected_at,
         )
 
     def export_file(self, reference: str, actor: str) -> Path:
@@ -174,18 +263,62 @@ class DataSubjects:
         subject = self.store.subject_id(self.known(reference))
         return self._erase_subject(subject, actor, event)
 
-    def purge(self, actor: str = "retention") -> dict[str, Any]:
-        """Erase every conversation past the retention period and stale download copies."""
-        expired = self.store.expired(self._settings.retention_days)
-        for subject in expired:
-            self._erase_subject(subject, actor, "erasure_by_retention")
+    def purge(self, actor: str = "retention", now: datetime | None = None) -> dict[str, Any]:
+        """Delete everything past its retention period, each category by its own; counts per category.
+
+        Conversations: messages `retention_days` after the subject's last activity. The subject and its
+        key go too (audited as `erasure_by_retention`) unless a ticket or feedback still within its own
+        period needs them; then only the messages go. Tickets: `ticket_retention_days` after they were
+        marked done (open ones stay: a customer is waiting for the reply; they are counted). Feedback:
+        `feedback_retention_days` after it was given. Simulation run folders and uploaded past-ticket
+        files in the temp folder: `simulation_retention_days` after they were last written. Audit
+        entries: `audit_retention_days`, pruned behind a checkpoint. Download copies: after one hour.
+        """
+        now = now or utc_now()
+        settings = self._settings
+
+        def before(days: int) -> str:
+            return iso(now - timedelta(days=days))
+
+        feedback_deleted, tickets_deleted = self.store.erase_expired_rows(
+            feedback_before=before(settings.feedback_retention_days),
+            tickets_done_before=before(settings.ticket_retention_days),
+        )
+        erased = messages_deleted = 0
+        for subject in self.store.expired(settings.retention_days, now):
+            if self.store.holds_tickets_or_feedback(subject):
+                messages_deleted += self.store.erase_messages(subject)
+            else:
+                self._erase_subject(subject, actor, "erasure_by_retention")
+                erased += 1
+        uploads, runs = self._purge_simulation_files(now - timedelta(days=settings.simulation_retention_days))
         stale = [p for p in self._download_copies("") if time.time() - p.stat().st_mtime > EXPORT_MAX_AGE_S]
         for path in stale:
             path.unlink(missing_ok=True)
+        try:
+            pruned = self.audit.prune(now - timedelta(days=settings.audit_retention_days), actor)
+            not_pruned = ""
+        except AuditError as exc:  # the rest of the purge has happened: record it, say why not this
+            log.error("audit trail not pruned: %s", exc)
+            pruned, not_pruned = 0, str(exc)
         summary = {
-            "expired_conversations_erased": len(expired),
+            "expired_conversations_erased": erased,
+            "expired_messages_deleted": messages_deleted,
+            "handoff_tickets_deleted": tickets_deleted,
+            "open_tickets_past_period": self.store.open_tickets_before(
+                before(settings.ticket_retention_days)
+            ),
+            "feedback_deleted": feedback_deleted,
+            "simulation_uploads_deleted": uploads,
+            "simulation_runs_deleted": runs,
+            "audit_entries_pruned": pruned,
+            **({"audit_not_pruned": not_pruned} if not_pruned else {}),
             "stale_download_copies_removed": len(stale),
-            "retention_days": self._settings.retention_days,
+            "retention_days": settings.retention_days,
+            "ticket_retention_days": settings.ticket_retention_days,
+            "feedback_retention_days": settings.feedback_retention_days,
+            "simulation_retention_days": settings.simulation_retention_days,
+            "audit_retention_days": settings.audit_retention_days,
         }
         self.audit.record("purge", actor, **summary)
         return summary
@@ -240,6 +373,43 @@ class DataSubjects:
         )
         return receipt
 
+    def _purge_simulation_files(self, cutoff: datetime) -> tuple[int, int]:
+        """Delete simulation run folders and uploaded past-ticket files (CSV or JSONL anywhere in the
+        temp folder, where Gradio keeps uploads) last written before `cutoff`; (files, run folders)."""
+        from agent.staff.console import UPLOAD_TYPES, simulations_dir
+
+        limit = cutoff.timestamp()
+        runs = simulations_dir(self._settings)
+        old_runs = [
+            run
+            for run in (runs.iterdir() if runs.exists() else [])
+            if run.is_dir() and _last_written(run) < limit
+        ]
+        for run in old_runs:
+            shutil.rmtree(run, ignore_errors=True)
+        temp = self._settings.temp_dir
+        found = temp.rglob("*") if temp.exists() else iter(())
+        files = [
+            p for p in found if p.suffix.lower() in UPLOAD_TYPES and p.is_file() and p.stat().st_mtime < limit
+        ]
+        for path in files:
+            path.unlink(missing_ok=True)
+        emptied = {parent for path in files for parent in path.parents if temp in parent.parents}
+        for folder in sorted(emptied, key=lambda p: -len(p.parts)):  # folders left empty, deepest first
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        return len(files), len(old_runs)
+
+    def _on_subject(self, code: str, change: Callable[[], None]) -> None:
+        """Run a change of the subject's rows; a number that is not theirs becomes RequestError."""
+        try:
+            change()
+        except UnknownSubject as exc:
+            raise RequestError(str(exc)) from exc
+
+    def _record_right(self, event: str, actor: str, code: str, **details: Any) -> None:
+        self.audit.record(event, actor, subject=pseudonym(self.store.subject_id(code)), **details)
+
     def _download_copies(self, pseudonym: str) -> list[Path]:
         # Our own export files and the copies Gradio made of them in its cache (same file name).
         root = self._settings.temp_dir
@@ -264,9 +434,7 @@ class DataSubjects:
 
 def open_data_subjects(settings: Settings, forget_caches: Callable[[], None] | None = None) -> DataSubjects:
     """The store, keys and audit trail of the configured data dir."""
-    key_file = settings.master_key_file or settings.data_dir / "keys" / "master.key"
-    secret = settings.master_key.get_secret_value() if settings.master_key else None
-    keyring = Keyring(load_master_key(key_file, secret))
+    keyring = open_keyring(settings)
     store = ConversationStore(
         settings.conversation_store_url or sqlite_url(settings.store_path),
         settings.key_store_url or sqlite_url(settings.key_store_path),
@@ -276,6 +444,18 @@ def open_data_subjects(settings: Settings, forget_caches: Callable[[], None] | N
         else None,
     )
     return DataSubjects(settings, store, AuditLog(settings.audit_path), forget_caches)
+
+
+def _last_written(folder: Path) -> float:
+    """The newest modification time of a folder and everything in it."""
+    return max([folder.stat().st_mtime, *(p.stat().st_mtime for p in folder.rglob("*"))])
+
+
+def open_keyring(settings: Settings) -> Keyring:
+    """The keyring of the configured master key (environment, or the key file created on first run)."""
+    key_file = settings.master_key_file or settings.data_dir / "keys" / "master.key"
+    secret = settings.master_key.get_secret_value() if settings.master_key else None
+    return Keyring(load_master_key(key_file, secret))
 
 
 def pseudonym(subject_id: str) -> str:

@@ -67,6 +67,17 @@ QUEUE_WAITING = Gauge(
 )
 
 
+SECURITY_ALERTS = Counter(
+    "support_agent_security_alerts",
+    "Security alerts raised, by kind (audit_chain_broken, egress_blocked, failed_logins, exports)",
+    ["kind"],
+    registry=REGISTRY,
+)
+AUDIT_CHAIN_INTACT = Gauge(
+    "support_agent_audit_chain_intact", "1 when the audit trail verified at the last check", registry=REGISTRY
+)
+
+
 class _EgressBlocks(Collector):
     """Outbound connections the egress guard refused since the process started."""
 

@@ -46,6 +46,8 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
             "privacy_find",
             "privacy_export",
             "privacy_erase",
+            "privacy_limit",
+            "privacy_rectify",
             "retention_view",
             "audit_view",
             "audit_verify",

@@ -97,6 +97,9 @@ def group_gaps(
 _RUN_ID = re.compile(r"^\d{8}-\d{6}-[a-z0-9-]{1,40}$")
 
 
+UPLOAD_TYPES = (".csv", ".jsonl")  # files of past tickets a simulation replays
+
+
 def simulations_dir(settings: Settings) -> Path:
     """Where console simulation runs are kept."""
     return settings.data_dir / "simulations"

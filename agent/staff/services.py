@@ -47,7 +47,13 @@ from agent.staff.two_factor import Enrolment
 if TYPE_CHECKING:
     from agent.wiring import Services
 
-SECRET_URLS = ("conversation_store_url", "key_store_url", "handoff_webhook_url", "vector_store_url")
+SECRET_URLS = (
+    "conversation_store_url",
+    "key_store_url",
+    "handoff_webhook_url",
+    "alert_webhook_url",
+    "vector_store_url",
+)
 
 
 class NotLoggedIn(AgentError):

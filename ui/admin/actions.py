@@ -171,7 +171,9 @@ class Console:
         s = found.summary
         lines = [
             f"**Subject {s.pseudonym}** – consent {s.consent_at} (notice {s.notice_version}); "
-            f"{s.messages} messages, {s.tickets} handoff tickets, {s.feedback} feedback rows.",
+            f"{s.messages} messages, {s.tickets} handoff tickets, {s.feedback} feedback rows. "
+            f"Restricted since: {s.restricted_at or '–'}; "
+            f"objected to improvement since: {s.objected_at or '–'}.",
             "",
             "| # | time | event | actor |",
             "|---|---|---|---|",
@@ -194,23 +196,69 @@ class Console:
         receipt = self.services.subjects.erase(code, actor=staff_actor(session.username))
         return "```json\n" + json.dumps(receipt, indent=2) + "\n```"
 
+    def limit_processing(self, reference: str, limit: str, request: gr.Request) -> str:
+        """Restrict processing or lift it (Art. 18), object or withdraw the objection (Art. 21)."""
+        session = self.require("privacy_limit", request)
+        code, actor = self._known(reference), staff_actor(session.username)
+        subjects = self.services.subjects
+        if limit in ("restrict", "lift"):
+            limits = subjects.restrict(code, actor=actor, restricted=limit == "restrict")
+        elif limit in ("object", "unobject"):
+            limits = subjects.object_to_improvement(code, actor=actor, objecting=limit == "object")
+        else:
+            raise gr.Error("Choose restrict, lift, object or unobject.")
+        return (
+            f"Restricted since: {limits.restricted_at or '–'} · "
+            f"objected to improving the help center since: {limits.objected_at or '–'}"
+        )
+
+    def rectify(
+        self, reference: str, target: str, number: float | None, text: str, request: gr.Request
+    ) -> str:
+        """Correct a stored message or a ticket's contact (Art. 16), by its number in the export."""
+        session = self.require("privacy_rectify", request)
+        code, actor = self._known(reference), staff_actor(session.username)
+        if number is None:
+            raise gr.Error("Give the number of the message or ticket (from the export).")
+        try:
+            if target == "contact":
+                self.services.subjects.rectify_contact(code, int(number), text, actor=actor)
+            else:
+                self.services.subjects.rectify_message(code, int(number), text, actor=actor)
+        except AgentError as exc:
+            raise gr.Error(str(exc)) from None
+        return f"{target.capitalize()} {int(number)} corrected."
+
     def retention(self, request: gr.Request) -> str:
-        """Retention setting, what is stored now, the last purges."""
+        """Retention periods per category, what is stored now, the last purges."""
         self.require("retention_view", request)
         subjects, messages = self.services.store_counts()
         purges = self.services.audit_entries("purge")[-5:]
+        counted = (
+            "expired_conversations_erased",
+            "handoff_tickets_deleted",
+            "feedback_deleted",
+            "simulation_uploads_deleted",
+            "simulation_runs_deleted",
+            "audit_entries_pruned",
+        )
         rows = [
-            f"| {e['at']} | {e['actor']} | {e['details'].get('expired_conversations_erased')} |"
+            f"| {e['at']} | {e['actor']} | "
+            + " | ".join(str(e["details"].get(k, "")) for k in counted)
+            + " |"
             for e in purges
         ]
+        s = self.settings
         return "\n".join(
             [
-                f"Retention: **{self.settings.retention_days} days** after the last message; purge every "
-                f"{self.settings.purge_interval_minutes} minutes. Stored now: {subjects} conversations, "
-                f"{messages} messages.",
+                f"Retention: **{s.retention_days} days** after the last message; handoff tickets "
+                f"{s.ticket_retention_days} days after done; feedback {s.feedback_retention_days} days; "
+                f"simulation uploads and reports {s.simulation_retention_days} days; audit trail "
+                f"{s.audit_retention_days} days. Purge every {s.purge_interval_minutes} minutes. Stored now: "
+                f"{subjects} conversations, {messages} messages.",
                 "",
-                "| purge | by | erased |",
-                "|---|---|---|",
+                "| purge | by | conversations erased | tickets | feedback | sim. files | sim. runs | audit |",
+                "|---|---|---|---|---|---|---|---|",
                 *rows,
             ]
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gradio as gr
 
 from agent.staff.accounts import ROLES
+from agent.staff.console import UPLOAD_TYPES
 from ui.admin.actions import Console
 
 
@@ -31,7 +32,7 @@ def build_console(console: Console) -> gr.Blocks:
             with gr.Tab("Simulations", visible=False) as tabs["Simulations"]:
                 with gr.Row():
                     upload = gr.File(
-                        label="Past tickets (CSV or JSONL)", file_types=[".csv", ".jsonl"], type="filepath"
+                        label="Past tickets (CSV or JSONL)", file_types=list(UPLOAD_TYPES), type="filepath"
                     )
                     with gr.Column():
                         folder = gr.Dropdown(
@@ -77,8 +78,24 @@ def build_console(console: Console) -> gr.Blocks:
                     export = gr.Button("Export (JSON)")
                     confirm = gr.Checkbox(label="I confirm the erasure")
                     erase = gr.Button("Erase", variant="stop")
+                with gr.Row():
+                    limit = gr.Dropdown(
+                        ["restrict", "lift", "object", "unobject"], label="Restriction / objection"
+                    )
+                    apply_limit = gr.Button("Apply")
+                with gr.Row():
+                    target = gr.Radio(["message", "contact"], value="message", label="Correct")
+                    number = gr.Number(label="Number (from the export)", precision=0)
+                    corrected = gr.Textbox(label="Corrected text")
+                    rectify = gr.Button("Correct")
                 found = gr.Markdown()
                 exported = gr.File(label="Export", interactive=False)
+                apply_limit.click(
+                    console.limit_processing, [reference, limit], found, api_name="privacy_limit"
+                )
+                rectify.click(
+                    console.rectify, [reference, target, number, corrected], found, api_name="privacy_rectify"
+                )
                 find.click(console.find_subject, [reference], found, api_name="privacy_find")
                 export.click(console.export_subject, [reference], exported, api_name="privacy_export")
                 erase.click(console.erase_subject, [reference, confirm], found, api_name="privacy_erase")
