@@ -18,6 +18,7 @@ from agent.customer_texts import CustomerTexts
 from agent.errors import ConfigError
 from agent.privacy_settings import PrivacySettings
 from agent.runtime.endpoints import check_endpoint, parse_endpoint
+from agent.staff.accounts import DEFAULT_TWO_FACTOR_ROLES, ROLES
 from agent.web_settings import WebSettings
 
 ENV_PREFIX = "SUPPORT_AGENT_"
@@ -223,6 +224,11 @@ class Settings(CustomerTexts, PrivacySettings, WebSettings, BaseSettings):
     staff_session_minutes: int = Field(
         30, ge=1, le=1440, description="A staff session ends after this many minutes without activity."
     )
+    staff_two_factor_roles: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_TWO_FACTOR_ROLES),
+        description="Staff roles that must log in with a TOTP code after the password (any account with "
+        "an authenticator always does).",
+    )
 
     # Chat page
     company_name: str = Field("Nordlicht Store", description="Shown in the page title.")
@@ -234,6 +240,15 @@ class Settings(CustomerTexts, PrivacySettings, WebSettings, BaseSettings):
     @classmethod
     def _lowercase(cls, values: list[str]) -> list[str]:
         return [v.strip().lower() for v in values if v.strip()]
+
+    @field_validator("staff_two_factor_roles")
+    @classmethod
+    def _known_roles(cls, roles: list[str]) -> list[str]:
+        roles = [role.strip().lower() for role in roles if role.strip()]
+        unknown = [role for role in roles if role not in ROLES]
+        if unknown:
+            raise ValueError(f"unknown role {unknown[0]!r}; the roles are {', '.join(ROLES)}")
+        return list(dict.fromkeys(roles))
 
     @field_validator("endpoint_jurisdictions")
     @classmethod

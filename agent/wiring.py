@@ -25,6 +25,7 @@ from agent.runtime.models import resolve
 from agent.settings import Settings
 from agent.staff.accounts import StaffDirectory
 from agent.staff.services import StaffServices
+from agent.staff.two_factor import TwoFactor
 
 
 def build_embedder(settings: Settings) -> Embedder:
@@ -176,12 +177,16 @@ class Services:
 
     @cached_property
     def staff(self) -> StaffDirectory:
-        """The staff accounts of the console, in the conversation store's database."""
+        """The staff accounts of the console and their two-factor secrets, in the conversation store's
+        database (the secrets sealed under a key derived from the master key)."""
+        store = self.subjects.store
         return StaffDirectory(
-            self.subjects.store.engine,
+            store.engine,
+            TwoFactor(store.engine, store.keyring, issuer=f"{self.settings.company_name} staff console"),
             max_failed_logins=self.settings.max_failed_logins,
             lockout_minutes=self.settings.lockout_minutes,
             session_minutes=self.settings.staff_session_minutes,
+            two_factor_roles=self.settings.staff_two_factor_roles,
         )
 
     @property

@@ -112,6 +112,28 @@ def test_users_commands_are_audited_as_the_cli_user(env: dict[str, str], tmp_pat
     )
 
 
+def test_users_totp_prints_the_enrolment_once_and_is_audited(env: dict[str, str], tmp_path: Path) -> None:
+    env = {**env, "SUPPORT_AGENT_DATA_DIR": str(tmp_path / "data")}
+    password = "correct horse battery staple\n"
+    assert (
+        _run(
+            ["users", "add", "anna", "--role", "admin", "--password-stdin"], env, tmp_path, password
+        ).returncode
+        == 0
+    )
+    enabled = _run(["users", "totp", "enable", "anna"], env, tmp_path)
+    assert enabled.returncode == 0, enabled.stderr
+    assert "otpauth://totp/" in enabled.stdout and "▀" in enabled.stdout  # the URI and the QR code
+    assert enabled.stdout.count("\n  ") == 10  # the recovery codes
+    assert _run(["users", "list"], env, tmp_path).stdout.split()[:4] == ["anna", "admin", "active", "2fa"]
+    refused = _run(["users", "totp", "disable", "anna"], env, tmp_path)
+    assert refused.returncode == 2 and "staff_two_factor_roles" in refused.stderr
+    usage = _run(["users", "totp"], env, tmp_path)
+    assert usage.returncode == 2 and "usage: users totp enable|disable|reset USERNAME" in usage.stderr
+    actor = f"cli:{getpass.getuser()}"
+    assert _audited(env, tmp_path)[-1] == ("staff_totp_enabled", actor)
+
+
 def test_errors_are_readable_not_tracebacks(env: dict[str, str], tmp_path: Path) -> None:
     no_index = _run(["ask", "hello"], {**env, "SUPPORT_AGENT_DATA_DIR": str(tmp_path / "empty")}, tmp_path)
     assert no_index.returncode == 2

@@ -1,12 +1,16 @@
-"""The staff console through the real app: login and lockout, role isolation for every action, handoff
-round trip, knowledge gaps, simulations, privacy requests, and the page in headless Chromium."""
+"""The staff console through the real app: login and lockout, two-factor login and enrolment, role
+isolation for every action, handoff round trip, knowledge gaps, simulations, privacy requests, and the
+page in headless Chromium."""
 
 from __future__ import annotations
 
+import html
 import io
 import json
+import re
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -14,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pyotp
 import pytest
 
 from agent.cli import main
@@ -21,7 +26,7 @@ from agent.privacy.subjects import DataSubjects
 from agent.settings import Settings
 from agent.staff.accounts import ROLE_ACTIONS, ROLES, StaffDirectory
 from agent.wiring import build_services
-from tests.browser import chromium_page, screenshot
+from tests.browser import chromium_page, expect, screenshot
 from tests.conftest import KNOWLEDGE_DIR, make_settings
 from tests.support import BackgroundServer
 from ui.app import create_app
@@ -68,18 +73,50 @@ class Hook(BaseHTTPRequestHandler):
         pass
 
 
+class SteppingClock:
+    """The two-factor clock of the test site: each login moves it on by one 30-second TOTP step, so the
+    same accounts can log in many times a minute without ever replaying a code."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def code(self, secret: str) -> str:
+        """The next step's code for `secret`."""
+        self.now += 30
+        return pyotp.TOTP(secret).at(self.now)
+
+
 @dataclass
 class Site:
     url: str
     settings: Settings
     subjects: DataSubjects
     staff: StaffDirectory
+    clock: SteppingClock
+    secrets: dict[str, str]  # user name → TOTP secret of the accounts that log in with a code
 
     def login(self, username: str, password: str = PASSWORD) -> httpx.Response:
+        """The login form, and the code page after it for an account with an authenticator."""
+        response = self.password_step(username, password)
+        if username in self.secrets and response.status_code == 200:
+            return self.code_step(response, self.clock.code(self.secrets[username]))
+        return response
+
+    def password_step(self, username: str, password: str = PASSWORD) -> httpx.Response:
         return httpx.post(
             self.url + "admin/login",
             data={"username": username, "password": password},
             follow_redirects=False,
+        )
+
+    def code_step(self, page: httpx.Response, code: str) -> httpx.Response:
+        """Send `code` with the second-step token of a code or enrolment page."""
+        step = html.unescape(re.search(r'name="step" value="([^"]+)"', page.text).group(1))
+        return httpx.post(
+            self.url + "admin/login/code", data={"step": step, "code": code}, follow_redirects=False
         )
 
     def console(self, username: str):  # noqa: ANN201 - gradio_client.Client
@@ -109,11 +146,16 @@ def site(demo_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
         max_failed_logins=3,
     )
     services = build_services(settings)
+    clock = SteppingClock()
+    services.staff.two_factor.clock = clock
+    secrets: dict[str, str] = {}
     for role in ROLES:
         services.staff.add(role.replace("_", "-"), role, PASSWORD)
+        if services.staff.requires_two_factor(role):  # privacy officer and admin, by default
+            secrets[role.replace("_", "-")] = services.staff.two_factor.enable(role.replace("_", "-")).secret
     server = BackgroundServer(create_app(services))
     try:
-        yield Site(server.start(), settings, services.subjects, services.staff)
+        yield Site(server.start(), settings, services.subjects, services.staff, clock, secrets)
     finally:
         server.stop()
         hook.shutdown()
@@ -138,6 +180,59 @@ def test_login_wrong_password_and_lockout(site: Site) -> None:
     assert site.login("tom", "a brand new password").status_code == 303
 
 
+def test_two_factor_login_through_the_login_pages(site: Site) -> None:
+    secret = site.secrets["admin"]
+    page = site.password_step("admin")  # the right password alone: the code page, no session
+    assert page.status_code == 200 and 'id="code"' in page.text and "staff_session" not in page.cookies
+    assert page.headers["cache-control"] == "no-store"
+    wrong = site.code_step(page, pyotp.TOTP(secret).at(site.clock.now + 3600))
+    assert wrong.status_code == 401 and "Wrong user name or password" in wrong.text  # as for a password
+    assert site.code_step(page, site.clock.code(secret)).status_code == 401  # the step token works once
+    refused = [e for e in site.subjects.audit.entries() if e["event"] == "staff_login"][-2:]
+    assert [(e["actor"], e["details"]["ok"], e["details"]["step"]) for e in refused] == [
+        ("staff:admin", False, "code"),
+        ("staff:-", False, "code"),  # a used-up step token names nobody
+    ]
+
+    code = site.clock.code(secret)
+    good = site.code_step(site.password_step("admin"), code)
+    assert good.status_code == 303 and good.headers["location"] == "/admin/" and good.cookies["staff_session"]
+    assert site.code_step(site.password_step("admin"), code).status_code == 401  # replayed
+    logins = [e["details"] for e in site.subjects.audit.entries() if e["event"] == "staff_login"]
+    assert logins[-2:] == [
+        {"ok": True, "role": "admin", "factor": "totp"},
+        {"ok": False, "reason": "Wrong user name or password.", "step": "code"},
+    ]
+    assert code not in json.dumps(site.subjects.audit.entries())
+
+
+def test_enrolment_in_headless_chromium(site: Site) -> None:
+    site.staff.add("pia", "privacy_officer", PASSWORD)  # a required role, no authenticator yet
+    requests: list[str] = []
+    with chromium_page(requests) as page:
+        page.goto(site.url + "admin/")
+        page.locator("#username").fill("pia")
+        page.locator("#password").fill(PASSWORD)
+        page.locator("#login").click()
+        expect(page.get_by_role("heading", name="Set up two-factor login")).to_be_visible()
+        expect(page.locator("svg")).to_be_visible()  # the QR code, inline
+        secret = page.locator("#secret").inner_text().replace(" ", "")
+        screenshot(page, "console-enrolment.png")
+        page.locator("#code").fill(site.clock.code(secret))
+        page.locator("#verify").click()
+        codes = page.locator("#recovery-codes li")
+        expect(codes).to_have_count(10)
+        recovery = codes.first.inner_text()
+        screenshot(page, "console-recovery-codes.png")
+        page.locator("#continue").click()
+        expect(page.get_by_text("Logged in as")).to_be_visible(timeout=60_000)
+        expect(page.get_by_role("tab", name="Privacy requests")).to_be_visible()
+    assert all(url.startswith(site.url.rstrip("/")) for url in requests)  # nothing from elsewhere
+    assert site.staff.two_factor.enabled("pia")
+    assert site.code_step(site.password_step("pia"), recovery).status_code == 303  # a recovery code works
+    assert site.code_step(site.password_step("pia"), recovery).status_code == 401  # once
+
+
 def test_console_needs_a_session_and_logout_ends_it(site: Site) -> None:
     from gradio_client import Client
 
@@ -157,8 +252,8 @@ def test_console_needs_a_session_and_logout_ends_it(site: Site) -> None:
 
 
 def test_sessions_expire_when_idle(site: Site) -> None:
-    short = StaffDirectory(site.subjects.store.engine, session_minutes=0.05)  # 3 seconds
-    token, _ = short.login("admin", PASSWORD)
+    short = StaffDirectory(site.subjects.store.engine, site.staff.two_factor, session_minutes=0.05)  # 3 s
+    token = short.login("support-lead", PASSWORD).token
     assert short.session(token) is not None
     threading.Event().wait(4.5)
     assert short.session(token) is None

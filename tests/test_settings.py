@@ -93,6 +93,17 @@ def test_parallel_answers_only_with_inference_servers_and_the_form_of_address() 
         load_settings(german_address="ihr")
 
 
+def test_two_factor_roles_are_checked() -> None:
+    assert load_settings().staff_two_factor_roles == ["privacy_officer", "admin"]
+    everyone = load_settings(staff_two_factor_roles=["Support_Lead ", "admin", "admin"])
+    assert everyone.staff_two_factor_roles == ["support_lead", "admin"]
+    assert load_settings(staff_two_factor_roles=[]).staff_two_factor_roles == []
+    with pytest.raises(
+        ConfigError, match="staff_two_factor_roles.*unknown role 'boss'; the roles are support_lead"
+    ):
+        load_settings(staff_two_factor_roles=["boss"])
+
+
 def test_every_setting_is_documented() -> None:
     documented = (Path(__file__).resolve().parent.parent / "docs" / "configuration.md").read_text()
     missing = [name for name in Settings.model_fields if f"`{name}`" not in documented]

@@ -2,7 +2,8 @@
 
 The master key never encrypts content itself; it wraps the per-subject data keys and derives the keyed
 hash that turns a customer's reference code into the subject id stored on disk (so the code itself is
-never written anywhere). Destroying a subject's wrapped key makes every copy of its rows unreadable.
+never written anywhere), and the key that seals the staff's two-factor secrets. Destroying a subject's
+wrapped key makes every copy of its rows unreadable.
 """
 
 from __future__ import annotations
@@ -66,11 +67,12 @@ def _decode_key(text: str, where: str) -> bytes:
 
 
 class Keyring:
-    """Derives the wrapping key and the subject-id key from the master key."""
+    """Derives the wrapping key, the subject-id key and the staff-secrets key from the master key."""
 
     def __init__(self, master_key: bytes) -> None:
         self._wrap = AESGCM(_derive(master_key, b"wrap subject keys"))
         self._ids = _derive(master_key, b"subject ids")
+        self._staff = AESGCM(_derive(master_key, b"staff two-factor secrets"))
 
     def subject_id(self, reference: str) -> str:
         """The keyed hash stored instead of the customer's reference code."""
@@ -87,6 +89,14 @@ class Keyring:
     def unwrap(self, wrapped: bytes, subject_id: str) -> bytes:
         """The data key back; DecryptionError with another master key."""
         return open_sealed(self._wrap, wrapped, subject_id.encode())
+
+    def seal_staff_secret(self, secret: bytes, username: str) -> bytes:
+        """A staff member's two-factor secret encrypted under the master key (bound to the user)."""
+        return seal(self._staff, secret, b"staff:" + username.encode())
+
+    def open_staff_secret(self, sealed: bytes, username: str) -> bytes:
+        """The two-factor secret back; DecryptionError with another master key or user."""
+        return open_sealed(self._staff, sealed, b"staff:" + username.encode())
 
 
 def seal(cipher: AESGCM, plaintext: bytes, associated: bytes) -> bytes:

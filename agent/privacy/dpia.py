@@ -139,11 +139,15 @@ MEASURES: tuple[Measure, ...] = (
     ),
     Measure(
         "Staff access by role",
-        "staff log in; each role can call only its own actions; failed logins lock the account; every "
-        "action is audited",
+        "staff log in; each role can call only its own actions; failed logins lock the account; the "
+        "roles in staff_two_factor_roles also need a TOTP or single-use recovery code (secrets sealed "
+        "under the master key); every action is audited",
         (
             "tests/test_console.py::test_each_role_can_call_only_its_own_actions",
             "tests/test_console.py::test_login_wrong_password_and_lockout",
+            "tests/test_console.py::test_two_factor_login_through_the_login_pages",
+            "tests/test_two_factor.py::test_wrong_codes_count_towards_the_lockout_and_are_audited",
+            "tests/test_two_factor.py::test_the_secret_and_recovery_codes_are_not_stored_in_plain_text",
         ),
     ),
     Measure(

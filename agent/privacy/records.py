@@ -202,7 +202,9 @@ def processing_record(settings: Settings) -> str:
             "crypto-shredding on erasure; SQLite secure_delete; no network egress except the declared "
             "endpoints above over TLS (in-process guard); security headers, no third-party assets; logs "
             "without message text; hash-chained audit trail; key files readable by the service user only; "
-            "retention per category. `support-agent privacy dpia` names the test behind each measure.",
+            "retention per category; staff console with least-privilege roles, login lockout and a second "
+            f"factor (TOTP) for the roles {', '.join(settings.staff_two_factor_roles) or '(none)'}. "
+            "`support-agent privacy dpia` names the test behind each measure.",
         ),
     ]
     lines = ["# Record of processing activities (GDPR Art. 30)", "", "| Item | Entry |", "|---|---|"]

@@ -101,6 +101,11 @@ class ConversationStore:
         """The conversations database (staff accounts live there too)."""
         return self._db
 
+    @property
+    def keyring(self) -> Keyring:
+        """The keys derived from the master key (staff two-factor secrets are sealed with one of them)."""
+        return self._keyring
+
     def subject_id(self, reference: str) -> str:
         """The id stored for a reference code."""
         return self._keyring.subject_id(reference)

@@ -23,7 +23,15 @@ from agent.privacy.audit import AuditReport
 from agent.privacy.store import Ticket
 from agent.privacy.subjects import DataSubjects, SubjectSummary
 from agent.runtime.endpoints import without_password
-from agent.staff.accounts import LoginRefused, StaffDirectory, StaffSession, StaffUser
+from agent.staff.accounts import (
+    LoggedIn,
+    LoginRefused,
+    SecondStep,
+    StaffDirectory,
+    StaffError,
+    StaffSession,
+    StaffUser,
+)
 from agent.staff.console import (
     GAP_KINDS,
     Gap,
@@ -34,6 +42,7 @@ from agent.staff.console import (
     remove_old_runs,
     run_overview,
 )
+from agent.staff.two_factor import Enrolment
 
 if TYPE_CHECKING:
     from agent.wiring import Services
@@ -90,15 +99,39 @@ class StaffServices:
         return self._services.staff
 
     # sessions -----------------------------------------------------------------------------------
-    def login(self, username: str, password: str) -> tuple[str, StaffSession]:
-        """A new session token for correct credentials; LoginRefused otherwise. Both are audited."""
+    def login(self, username: str, password: str) -> LoggedIn | SecondStep:
+        """A new session for a correct password, or the code step when the account needs one;
+        LoginRefused otherwise. Each outcome is audited (never the password)."""
         try:
-            token, session = self.staff.login(username, password)
+            step = self.staff.login(username, password)
         except LoginRefused as exc:
-            self._audit("staff_login", staff_actor(username or "-"), ok=False, reason=str(exc))
+            self._audit(
+                "staff_login", staff_actor(username or "-"), ok=False, reason=str(exc), step="password"
+            )
             raise
-        self._audit("staff_login", staff_actor(session.username), ok=True, role=session.role)
-        return token, session
+        if isinstance(step, SecondStep):
+            self._audit(
+                "staff_login_code_asked", staff_actor(step.username), enrol=step.enrolment is not None
+            )
+        else:
+            self._audited_login(step)
+        return step
+
+    def login_code(self, step_token: str, code: str) -> LoggedIn:
+        """The session for the right TOTP or recovery code after a correct password; LoginRefused
+        otherwise (counted towards the lockout). Audited like passwords, never with the code."""
+        try:
+            done = self.staff.second_step(step_token, code)
+        except LoginRefused as exc:
+            self._audit(
+                "staff_login", staff_actor(exc.username or "-"), ok=False, reason=str(exc), step="code"
+            )
+            raise
+        if done.recovery_codes:
+            actor = staff_actor(done.session.username)
+            self._audit("staff_totp_enabled", actor, user=done.session.username)
+        self._audited_login(done)
+        return done
 
     def logout(self, token: str | None) -> None:
         """End the session of `token` (audited when there was one)."""
@@ -145,6 +178,36 @@ class StaffServices:
         """Set a new password (unlocks the account, ends its sessions)."""
         self.staff.reset_password(username, password)
         self._audit("staff_password_reset", actor, user=username)
+
+    # two-factor login ---------------------------------------------------------------------------
+    def enable_totp(self, username: str, actor: str) -> Enrolment:
+        """A new authenticator secret and recovery codes for an account that has none yet."""
+        self.staff.role(username)  # StaffError for an unknown user
+        if self.staff.two_factor.enabled(username):
+            raise StaffError(f"{username} has two-factor login already; `users totp reset` replaces it.")
+        enrolment = self.staff.two_factor.enable(username)
+        self._audit("staff_totp_enabled", actor, user=username)
+        return enrolment
+
+    def reset_totp(self, username: str, actor: str) -> Enrolment:
+        """Replace an account's secret and recovery codes (a lost phone); ends its sessions."""
+        self.staff.role(username)
+        enrolment = self.staff.two_factor.enable(username)
+        self.staff.end_sessions(username)
+        self._audit("staff_totp_reset", actor, user=username)
+        return enrolment
+
+    def disable_totp(self, username: str, actor: str) -> None:
+        """Remove an account's authenticator; refused while its role requires one."""
+        role = self.staff.role(username)
+        if self.staff.requires_two_factor(role):
+            raise StaffError(
+                f"The role {role} must log in with a code (staff_two_factor_roles); use `users totp reset "
+                f"{username}` to replace a lost authenticator."
+            )
+        if not self.staff.two_factor.disable(username):
+            raise StaffError(f"{username} has no two-factor login.")
+        self._audit("staff_totp_disabled", actor, user=username)
 
     # knowledge ----------------------------------------------------------------------------------
     def knowledge(self) -> KnowledgeBase:
@@ -258,6 +321,12 @@ class StaffServices:
         """The live agent's retriever if the agent is loaded already (Services caches it once built)."""
         agent = vars(self._services).get("agent")
         return agent.retriever if agent is not None else None
+
+    def _audited_login(self, done: LoggedIn) -> None:
+        details: dict[str, Any] = {"ok": True, "role": done.session.role, "factor": done.factor}
+        if done.factor == "recovery_code":
+            details["recovery_codes_left"] = self.staff.two_factor.recovery_codes_left(done.session.username)
+        self._audit("staff_login", staff_actor(done.session.username), **details)
 
     def _audit(self, event: str, actor: str, **details: Any) -> None:
         self.subjects.audit.record(event, actor, **details)

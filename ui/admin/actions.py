@@ -349,8 +349,17 @@ class Console:
 
 def _users_frame(users: list[StaffUser]) -> pd.DataFrame:
     return pd.DataFrame(
-        [{"user": u.username, "role": u.role, "locked": u.locked, "created": u.created_at} for u in users],
-        columns=["user", "role", "locked", "created"],
+        [
+            {
+                "user": u.username,
+                "role": u.role,
+                "locked": u.locked,
+                "2fa": u.two_factor,
+                "created": u.created_at,
+            }
+            for u in users
+        ],
+        columns=["user", "role", "locked", "2fa", "created"],
     )
 
 
