@@ -23,6 +23,12 @@ class PrivacySettings(BaseModel):
     phone_region: str = Field(
         "DE", description="Country whose phone numbers are recognised without a +country prefix."
     )
+    special_category_warning: bool = Field(
+        True,
+        description="Hold back a message that likely holds special-category data (GDPR Art. 9: health, "
+        "religion, union membership, sexual orientation, ethnic origin) and ask the customer to send it "
+        "anyway or rephrase it. Off: such messages are processed like any other.",
+    )
     retention_days: int = Field(
         30,
         ge=1,

@@ -19,7 +19,16 @@ from agent.privacy.subjects import DataSubjects
 from agent.runtime.proof_of_work import SOLVER_JS, ProofOfWork
 from agent.runtime.rate_limits import RateLimits
 from agent.settings import Settings
-from ui.chat_turn import ChatMessages, History, Session, Visitor, hand_off, rate_last_answer, respond
+from ui.chat_turn import (
+    ChatMessages,
+    History,
+    Pending,
+    Session,
+    Visitor,
+    hand_off,
+    rate_last_answer,
+    respond,
+)
 from ui.my_data import MyDataPanel, build_my_data_panel, wire_my_data_panel
 from ui.texts import FALLBACK, texts, visitor_language
 
@@ -45,6 +54,7 @@ def build_chat(
     ) as page:
         session = gr.State(None)
         history = gr.State([])
+        pending = gr.State(None)  # a message held back as special-category data: server memory only
         ui = gr.State(FALLBACK)  # the visitor's UI language, set by the load event
         with gr.Column(visible=False, elem_id="page") as body:
             header = gr.Markdown(elem_id="title")
@@ -62,6 +72,11 @@ def build_chat(
                 with gr.Row():
                     box = gr.Textbox(show_label=False, scale=5, max_lines=6, elem_id="question")
                     send = gr.Button(said["send"], variant="primary", scale=1, elem_id="send")
+                with gr.Row(visible=False, elem_id="special-category") as special_panel:
+                    send_anyway = gr.Button(said["special_send"], elem_id="special-send")
+                    rephrase = gr.Button(
+                        said["special_rephrase"], variant="primary", elem_id="special-rephrase"
+                    )
                 examples = gr.Examples(
                     examples=[[q] for q in settings.example_questions], inputs=[box], label=said["examples"]
                 )
@@ -96,6 +111,8 @@ def build_chat(
                 gr.Chatbot(label=t["chat_label"]),
                 gr.Textbox(placeholder=t["question_placeholder"]),
                 gr.Button(t["send"]),
+                gr.Button(t["special_send"]),
+                gr.Button(t["special_rephrase"]),
                 gr.Dataset(label=t["examples"]),
                 gr.Button(t["helpful"]),
                 gr.Button(t["not_helpful"]),
@@ -111,13 +128,16 @@ def build_chat(
             show_page,
             None,
             [
-                ui, puzzle, body, header, notice, keep, dont_keep, chatbot, box, send, examples.dataset,
+                ui, puzzle, body, header, notice, keep, dont_keep, chatbot, box, send, send_anyway, rephrase,
+                examples.dataset,
                 thumbs_up, thumbs_down, human, contact, agreed, send_ticket, withdraw, *rights.localisable,
             ],
             api_visibility="private",
         )  # fmt: skip
 
-        consent_outputs = [session, consent_panel, chat_panel, status, rights.code, chatbot, history]
+        consent_outputs = [
+            session, consent_panel, chat_panel, status, rights.code, chatbot, history, pending, special_panel
+        ]  # fmt: skip
 
         def choose(store: bool, language: str, solution: str, request: gr.Request) -> tuple[Any, ...]:
             t = texts(language)
@@ -152,11 +172,39 @@ def build_chat(
             current: Session,
             language: str,
             request: gr.Request,
-        ) -> Iterator[tuple[str, ChatMessages, History]]:
-            yield from respond(
+        ) -> Iterator[tuple[Any, ...]]:
+            for box_text, shown, kept, held in respond(
                 agent, settings, subjects, message, chat, past, current,
                 ui=language, limits=limits, visitor=Visitor.of(request),
-            )  # fmt: skip
+            ):  # fmt: skip
+                yield box_text, shown, kept, held, gr.Row(visible=held is not None)
+
+        def send_held(
+            chat: ChatMessages,
+            past: History,
+            current: Session,
+            language: str,
+            held: Pending,
+            request: gr.Request,
+        ) -> Iterator[tuple[Any, ...]]:
+            """The "send anyway" button: the held message takes the usual turn, its consent recorded."""
+            if not held:
+                yield *_unchanged(2), None, gr.Row(visible=False)
+                return
+            for _, shown, kept, _ in respond(
+                agent, settings, subjects, held["text"], chat, past, current,
+                ui=language, limits=limits, visitor=Visitor.of(request), confirmed=held["categories"],
+            ):  # fmt: skip
+                yield shown, kept, None, gr.Row(visible=False)
+
+        def take_back(chat: ChatMessages, held: Pending) -> tuple[Any, ...]:
+            """The "rephrase" button: the held message returns to the input box and is dropped here, and
+            so is the notice about it (the chat's last message while a message is held)."""
+            if not held:
+                return *_unchanged(2), None, gr.Row(visible=False)
+            if chat and chat[-1].get("role") == "assistant":
+                chat = chat[:-1]
+            return held["text"], chat, None, gr.Row(visible=False)
 
         def delete_data(reference: str, current: Session, language: str) -> tuple[Any, ...]:
             t = texts(language)
@@ -207,8 +255,18 @@ def build_chat(
         dont_keep.click(choose_no_store, [ui, puzzle], chosen, js=solver, api_name="consent_none")
         withdraw.click(withdraw_consent, [session], consent_outputs, api_name="withdraw")
         turn_inputs = [box, chatbot, history, session, ui]
-        box.submit(turn, turn_inputs, [box, chatbot, history], api_name="chat")
-        send.click(turn, turn_inputs, [box, chatbot, history], api_visibility="private")
+        turn_outputs = [box, chatbot, history, pending, special_panel]
+        box.submit(turn, turn_inputs, turn_outputs, api_name="chat")
+        send.click(turn, turn_inputs, turn_outputs, api_visibility="private")
+        send_anyway.click(
+            send_held,
+            [chatbot, history, session, ui, pending],
+            [chatbot, history, pending, special_panel],
+            api_name="send_anyway",
+        )
+        rephrase.click(
+            take_back, [chatbot, pending], [box, chatbot, pending, special_panel], api_name="rephrase"
+        )
         wire_my_data_panel(rights, subjects, ui)
         rights.delete.click(
             delete_data,
@@ -220,11 +278,16 @@ def build_chat(
 
 
 def _opened(session: Session, note: str, reference: str) -> tuple[Any, ...]:
-    return session, gr.Column(visible=False), gr.Column(visible=True), note, reference, [], []
+    return session, gr.Column(visible=False), gr.Column(visible=True), note, reference, *_fresh_chat()
 
 
 def _closed() -> tuple[Any, ...]:
-    return None, gr.Column(visible=True), gr.Column(visible=False), "", "", [], []
+    return None, gr.Column(visible=True), gr.Column(visible=False), "", "", *_fresh_chat()
+
+
+def _fresh_chat() -> tuple[Any, ...]:
+    """Empty chat and history, no held message, its buttons hidden."""
+    return [], [], None, gr.Row(visible=False)
 
 
 def _unchanged(count: int) -> tuple[Any, ...]:

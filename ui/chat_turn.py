@@ -16,6 +16,7 @@ import gradio as gr
 from agent.answering.assistant import Answer, Citation, SupportAgent
 from agent.answering.language import detect_language
 from agent.errors import AgentError, MessageError
+from agent.privacy.special_categories import detect
 from agent.privacy.subjects import DataSubjects, ProcessingRestricted
 from agent.runtime import metrics
 from agent.runtime.rate_limits import RateLimits
@@ -28,6 +29,9 @@ log = logging.getLogger(__name__)
 ChatMessages = list[dict[str, Any]]
 History = list[tuple[str, str]]
 Session = dict[str, Any] | None  # {"store": bool, "reference": str | None}; None = no choice yet
+# A message held back as likely special-category data: {"text": str, "categories": [str]}. It lives only
+# in the visitor's session state (server memory) until they send it anyway or take it back to rephrase.
+Pending = dict[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -75,24 +79,43 @@ def respond(
     ui: str = "en",
     limits: RateLimits | None = None,
     visitor: Visitor = Visitor(),
-) -> Iterator[tuple[str, ChatMessages, History]]:
-    """One chat turn: yields (cleared input box, chat messages, history) while the answer streams.
+    confirmed: list[str] | None = None,
+) -> Iterator[tuple[str, ChatMessages, History, Pending]]:
+    """One chat turn: yields (cleared input box, chat messages, history, held message) while the answer
+    streams.
 
     Nothing is processed before the customer has made their consent choice; only the redacted
     question is shown, answered, kept in the history and (with consent) stored. A visitor over a rate
     limit, or at the end of a very long conversation, is told so (with the way to a human) at once.
+    A message that likely holds special-category data (Art. 9) goes no further: it is handed back as
+    held, with a notice in the visitor's UI language, until they send it anyway (`confirmed`: the
+    categories they agreed to; recorded, and the limits already counted it) or rephrase it.
     """
     chat = list(chat or [])
     history = list(history or [])
     if not session:
         chat.append({"role": "assistant", "content": texts(ui)["choose_first"]})
-        yield message, chat, history
+        yield message, chat, history, None
         return
-    refusal = _over_limit(settings, limits, visitor, message, history)
-    if refusal:
-        chat.append({"role": "assistant", "content": refusal})
-        yield message, chat, history  # the question stays in the box, to send again later
-        return
+    if not confirmed:
+        refusal = _over_limit(settings, limits, visitor, message, history)
+        if refusal:
+            chat.append({"role": "assistant", "content": refusal})
+            yield message, chat, history, None  # the question stays in the box, to send again later
+            return
+        held = _held(agent, settings, subjects, message)
+        if held:
+            chat.append({"role": "assistant", "content": special_notice(held["categories"], ui)})
+            yield "", chat, history, held
+            return
+    else:
+        try:
+            subjects.special_categories_confirmed(confirmed, session.get("reference"))
+        except AgentError as exc:
+            log.error("could not record a special-category consent: %s", type(exc).__name__)
+            chat.append({"role": "assistant", "content": apology(settings, message)})
+            yield "", chat, history, None
+            return
     chat.append({"role": "user", "content": "…"})
     chat.append({"role": "assistant", "content": ""})
     answer = None
@@ -100,7 +123,7 @@ def respond(
         for answer in agent.stream(message, history):
             chat[-2] = {"role": "user", "content": answer.question}
             chat[-1] = {"role": "assistant", "content": _shown(answer)}
-            yield "", chat, history
+            yield "", chat, history, None
     except MessageError as exc:
         chat[-2] = {"role": "user", "content": "…"}
         chat[-1] = {"role": "assistant", "content": str(exc)}
@@ -127,7 +150,36 @@ def respond(
         )
         if session.get("store") and not _stored(subjects, session["reference"], answer):
             chat[-1] = {"role": "assistant", "content": f"{_shown(answer)}\n\n{_texts(answer)['not_saved']}"}
-    yield "", chat, history
+    yield "", chat, history, None
+
+
+def _held(agent: SupportAgent, settings: Settings, subjects: DataSubjects, message: str) -> Pending:
+    """The message as held back when it likely holds special-category data (counted), else None.
+
+    Empty or oversized messages are not held: the turn tells the customer what is wrong with them.
+    """
+    if not settings.special_category_warning:
+        return None
+    try:
+        agent.validate(message)
+    except MessageError:
+        return None
+    categories = detect(message)
+    if not categories:
+        return None
+    log.info("held back: special categories %s", ",".join(categories))  # names only, never the text
+    try:
+        subjects.special_categories_held(categories)
+    except AgentError as exc:
+        log.error("could not count special categories: %s", type(exc).__name__)
+    return {"text": message, "categories": categories}
+
+
+def special_notice(categories: list[str], ui: str = "en") -> str:
+    """What the customer is told about a held-back message, naming the categories, in the UI language."""
+    said = texts(ui)
+    names = ", ".join(said[f"art9_{category.lower()}"] for category in categories)
+    return said["special_held"].format(categories=names)
 
 
 def _over_limit(

@@ -23,6 +23,7 @@ from agent.errors import AgentError
 from agent.privacy.audit import AuditError, AuditLog, DatabaseAuditLog
 from agent.privacy.crypto import Keyring, load_master_key, new_reference_code, normalise_reference_code
 from agent.privacy.redaction import Redactor
+from agent.privacy.special_categories import statistics
 from agent.privacy.store import ConversationStore, ProcessingLimits, UnknownSubject, sqlite_url
 from agent.settings import Settings
 
@@ -103,6 +104,17 @@ class DataSubjects:
     def withdraw(self, reference: str) -> dict[str, Any]:
         """Withdrawing consent stops storing and erases what was stored."""
         return self.erase(reference, actor="customer", event="consent_withdrawn")
+
+    def special_categories_held(self, categories: list[str]) -> None:
+        """A message held back as likely special-category data: counted in the redaction statistics
+        (ART9_<category>, per day, linked to no one), whether or not the customer sends it later."""
+        self.store.count_redactions(statistics(categories))
+
+    def special_categories_confirmed(self, categories: list[str], reference: str | None) -> None:
+        """The customer sends such a message anyway: their explicit consent (Art. 9(2)(a)), recorded with
+        the category names and, for a kept conversation, the subject's pseudonym; never the text."""
+        subject = pseudonym(self.store.subject_id(reference)) if reference else None
+        self.audit.record("special_category_consent", "customer", categories=[*categories], subject=subject)
 
     def remember(
         self,
