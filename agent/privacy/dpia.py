@@ -43,6 +43,15 @@ MEASURES: tuple[Measure, ...] = (
         ),
     ),
     Measure(
+        "Special categories held back",
+        "a message with likely health, religion, union, orientation or ethnicity data reaches nothing until "
+        "the customer sends it anyway (explicit consent, audited) or rephrases it",
+        (
+            "tests/test_special_categories.py::test_a_health_message_is_held_counted_and_given_back_to_rephrase",
+            "tests/test_special_categories.py::test_send_anyway_answers_stores_and_records_the_explicit_consent",
+        ),
+    ),
+    Measure(
         "Encryption at rest, crypto-shredding",
         "message text, feedback and tickets sealed with AES-256-GCM under a key per customer; erasure "
         "destroys the key, so earlier backups become unreadable",

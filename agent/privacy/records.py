@@ -174,7 +174,15 @@ def processing_record(settings: Settings) -> str:
             f"{', '.join(settings.redaction_types) or 'none'}); consent time and notice version; a random "
             "reference code (stored only as a keyed hash); feedback (ratings, unanswered questions, "
             "redacted); handoff contact data: the e-mail address or phone number a customer leaves for a "
-            "human's reply (kept as given, encrypted), with the redacted transcript.",
+            "human's reply (kept as given, encrypted), with the redacted transcript. "
+            + (
+                "Special categories (Art. 9): not sought; a message that likely contains them is held back "
+                "and processed only when the customer sends it anyway (explicit consent, Art. 9(2)(a), "
+                "audited without the text)."
+                if settings.special_category_warning
+                else "Special categories (Art. 9): the warning is switched off; such data may be processed "
+                "if customers send it."
+            ),
         ),
         ("Recipients", recipient_text),
         (
