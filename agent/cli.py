@@ -6,7 +6,6 @@ import argparse
 import json
 import logging
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -147,13 +146,12 @@ def _cmd_privacy(args: argparse.Namespace) -> int:
         print(json.dumps({"subjects_erased_again": erased}, indent=2))
         return 0
     if args.action == "incident":
-        from agent.privacy.incidents import incident_facts, notification_draft
+        from agent.privacy.incidents import incident_report, parse_since
 
-        facts = incident_facts(settings, subjects, _since(args.since))
+        facts, draft = incident_report(settings, subjects, parse_since(args.since), _staff())
         print(json.dumps(facts.as_dict(), indent=2, ensure_ascii=False))
         print()
-        print(notification_draft(facts, settings), end="")
-        subjects.audit.record("incident_report", _staff(), since=facts.since)
+        print(draft, end="")
         return 0
     if not args.subject:
         raise ConfigError(f"privacy {args.action} needs --subject REFERENCE-CODE")
@@ -233,17 +231,6 @@ def _backup_passphrase(*, confirm: bool) -> str:
     if confirm and getpass.getpass("Same passphrase again: ") != passphrase:
         raise ConfigError("The two passphrases differ; nothing was written.")
     return passphrase
-
-
-def _since(text: str | None) -> datetime:
-    """--since as an aware time: an ISO date or date and time (UTC unless it says otherwise)."""
-    if not text:
-        raise ConfigError("privacy incident needs --since TIME, e.g. --since 2026-11-28 or 2026-11-28T14:00")
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(f"--since {text!r} is not a date or time like 2026-11-28T14:00") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 # privacy action -> (DataSubjects method, its on/off argument)

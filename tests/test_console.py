@@ -46,6 +46,8 @@ ACTION_ARGS: dict[str, tuple[Any, ...]] = {
     "privacy_erase": ("7KQM-2XTP-9RWA-HC4D", False),
     "privacy_limit": ("7KQM-2XTP-9RWA-HC4D", "restrict"),
     "privacy_rectify": ("7KQM-2XTP-9RWA-HC4D", "message", 1, "text"),
+    "privacy_records": (),
+    "privacy_incident": ("2026-01-01",),
     "retention_view": (),
     "audit_view": (),
     "audit_verify": (),
@@ -360,6 +362,12 @@ def test_privacy_officer_finds_exports_and_erases(site: Site) -> None:
     assert [r["by"] for r in corrected["requests"]] == ["staff", "staff"]
     with pytest.raises(Exception, match="I confirm"):
         officer.predict(code, False, api_name="/privacy_erase")
+    assert "Record of processing" in officer.predict(api_name="/privacy_records")
+    report = officer.predict("2020-01-01", api_name="/privacy_incident")
+    assert "DRAFT – notification of a personal data breach" in report and code not in report
+    assert site.subjects.audit.entries()[-1]["actor"] == "staff:privacy-officer"
+    with pytest.raises(Exception, match="not a date or time"):
+        officer.predict("yesterday-ish", api_name="/privacy_incident")
     receipt = officer.predict(code, True, api_name="/privacy_erase")
     assert '"messages_deleted": 2' in receipt
     assert officer.predict(api_name="/audit_verify").startswith("✅")

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from agent.clock import iso
+from agent.errors import AgentError
 from agent.privacy.subjects import ERASURE_DETAIL, DataSubjects
 from agent.settings import Settings
 
@@ -30,6 +31,10 @@ EVIDENCE_EVENTS = {
     "staff_user_removed": "staff accounts removed",
     "staff_password_reset": "staff passwords reset",
 }
+
+
+class IncidentError(AgentError):
+    """An incident report that cannot be made as asked (e.g. no valid start time)."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,26 @@ def incident_facts(settings: Settings, subjects: DataSubjects, since: datetime) 
         failed_login_accounts=len({e["actor"] for e in failed}),
         events={EVIDENCE_EVENTS[name]: counted.get(name, 0) for name in EVIDENCE_EVENTS},
     )
+
+
+def incident_report(
+    settings: Settings, subjects: DataSubjects, since: datetime, actor: str
+) -> tuple[IncidentFacts, str]:
+    """The facts and the draft notification for `since` until now; the report itself is audited."""
+    facts = incident_facts(settings, subjects, since)
+    subjects.audit.record("incident_report", actor, since=facts.since)
+    return facts, notification_draft(facts, settings)
+
+
+def parse_since(text: str | None) -> datetime:
+    """The start of a period from an ISO date or date and time (UTC unless it says otherwise)."""
+    if not text or not text.strip():
+        raise IncidentError("Give the start of the period, e.g. 2026-11-28 or 2026-11-28T14:00.")
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise IncidentError(f"{text!r} is not a date or time like 2026-11-28T14:00.") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def notification_draft(facts: IncidentFacts, settings: Settings) -> str:

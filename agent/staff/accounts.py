@@ -48,6 +48,8 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
             "privacy_erase",
             "privacy_limit",
             "privacy_rectify",
+            "privacy_records",
+            "privacy_incident",
             "retention_view",
             "audit_view",
             "audit_verify",

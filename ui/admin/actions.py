@@ -12,6 +12,9 @@ import gradio as gr
 import pandas as pd
 
 from agent.errors import AgentError
+from agent.privacy.dpia import dpia_draft
+from agent.privacy.incidents import incident_report, parse_since
+from agent.privacy.records import processing_record, subprocessor_list
 from agent.staff.accounts import StaffSession, StaffUser
 from agent.staff.services import NotAllowed, NotLoggedIn, StaffServices, staff_actor
 from ui.admin.login import ADMIN_PATH, session_token
@@ -23,6 +26,7 @@ TABS = {  # tab → the action that makes it visible
     "Simulations": "simulate",
     "Handoff inbox": "handoff_inbox",
     "Privacy requests": "privacy_find",
+    "Records & incidents": "privacy_records",
     "Retention & redaction": "retention_view",
     "Audit trail": "audit_view",
     "Users": "users_list",
@@ -228,6 +232,25 @@ class Console:
         except AgentError as exc:
             raise gr.Error(str(exc)) from None
         return f"{target.capitalize()} {int(number)} corrected."
+
+    def records(self, request: gr.Request) -> str:
+        """The Art. 30 record, the DPIA inputs and the subprocessor list, from the live configuration."""
+        self.require("privacy_records", request)
+        return "\n\n".join(
+            (processing_record(self.settings), dpia_draft(self.settings), subprocessor_list(self.settings))
+        )
+
+    def incident(self, since: str, request: gr.Request) -> str:
+        """The Art. 33 facts since a time and a draft notification (audited)."""
+        session = self.require("privacy_incident", request)
+        try:
+            start = parse_since(since)
+            facts, draft = incident_report(
+                self.settings, self.services.subjects, start, actor=staff_actor(session.username)
+            )
+        except AgentError as exc:
+            raise gr.Error(str(exc)) from None
+        return "```json\n" + json.dumps(facts.as_dict(), indent=2) + "\n```\n\n```text\n" + draft + "```"
 
     def retention(self, request: gr.Request) -> str:
         """Retention periods per category, what is stored now, the last purges."""

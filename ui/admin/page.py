@@ -99,6 +99,14 @@ def build_console(console: Console) -> gr.Blocks:
                 find.click(console.find_subject, [reference], found, api_name="privacy_find")
                 export.click(console.export_subject, [reference], exported, api_name="privacy_export")
                 erase.click(console.erase_subject, [reference, confirm], found, api_name="privacy_erase")
+            with gr.Tab("Records & incidents", visible=False) as tabs["Records & incidents"]:
+                load_records = gr.Button("Art. 30 record, DPIA inputs, subprocessors")
+                with gr.Row():
+                    since = gr.Textbox(label="Incident: examine from (e.g. 2026-11-28T14:00, UTC)")
+                    load_incident = gr.Button("Breach facts and draft notification (Art. 33)")
+                records = gr.Markdown()
+                load_records.click(console.records, None, records, api_name="privacy_records")
+                load_incident.click(console.incident, [since], records, api_name="privacy_incident")
             with gr.Tab("Retention & redaction", visible=False) as tabs["Retention & redaction"]:
                 load_retention = gr.Button("Retention")
                 retention = gr.Markdown()
