@@ -57,6 +57,7 @@ ACTION_ARGS: dict[str, tuple[Any, ...]] = {
     "users_remove": ("someone",),
     "users_reset": ("someone", PASSWORD),
     "config_view": (),
+    "backup_create": ("/tmp/never", PASSWORD),
 }
 
 
@@ -432,3 +433,10 @@ def test_reindex_retention_audit_and_users_from_the_console(site: Site) -> None:
     assert all(row[0] != "new-lead" for row in users["data"])
     config = admin.predict(api_name="/config_view")
     assert config["master_key"] == "(key file)" and "password" not in json.dumps(config).lower()
+    target = site.settings.data_dir.parent / "console-backup"
+    assert "Backup written to" in admin.predict(str(target), PASSWORD, api_name="/backup_create")
+    assert (target / "manifest.json").exists() and site.subjects.audit.entries()[-1][
+        "event"
+    ] == "backup_created"
+    with pytest.raises(Exception, match="not empty"):
+        admin.predict(str(target), PASSWORD, api_name="/backup_create")

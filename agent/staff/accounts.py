@@ -56,7 +56,9 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
             "redaction_stats",
         }
     ),  # fmt: skip
-    "admin": frozenset({"users_list", "users_add", "users_remove", "users_reset", "config_view"}),
+    "admin": frozenset(
+        {"users_list", "users_add", "users_remove", "users_reset", "config_view", "backup_create"}
+    ),
 }
 ROLES = tuple(ROLE_ACTIONS)
 DEFAULT_TWO_FACTOR_ROLES = ("privacy_officer", "admin")

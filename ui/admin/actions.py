@@ -12,6 +12,7 @@ import gradio as gr
 import pandas as pd
 
 from agent.errors import AgentError
+from agent.privacy.backup import create_backup
 from agent.privacy.dpia import dpia_draft
 from agent.privacy.incidents import incident_report, parse_since
 from agent.privacy.records import processing_record, subprocessor_list
@@ -355,6 +356,22 @@ class Console:
         """The live settings, without secrets."""
         self.require("config_view", request)
         return self.services.configuration()
+
+    def backup(self, folder: str, passphrase: str, request: gr.Request) -> str:
+        """Back up the conversations, keys (under the passphrase) and audit trail into a new folder on
+        the server. Restoring needs the server stopped: `support-agent backup restore`."""
+        session = self.require("backup_create", request)
+        target = Path(folder.strip())
+        if not target.is_absolute():
+            raise gr.Error("Give the backup folder as an absolute path on the server, e.g. /backups/today")
+        try:
+            info = create_backup(self.settings, target, passphrase, staff_actor(session.username))
+        except AgentError as exc:
+            raise gr.Error(str(exc)) from None
+        return (
+            f"Backup written to `{info.folder}`: {len(info.files)} files, taken at audit entry "
+            f"{info.audit_seq}. The master key is not in it: keep a copy of the key somewhere else."
+        )
 
     # helpers -----------------------------------------------------------------------------------
     def _known(self, reference: str) -> str:

@@ -144,5 +144,15 @@ def build_console(console: Console) -> gr.Blocks:
                 load_config = gr.Button("Show")
                 config = gr.JSON(label="Live configuration (secrets hidden)")
                 load_config.click(console.configuration, None, config, api_name="config_view")
+                with gr.Row():
+                    backup_folder = gr.Textbox(label="Back up to (a new folder on the server)")
+                    backup_passphrase = gr.Textbox(
+                        label="Backup passphrase (12+ characters)", type="password"
+                    )
+                    backup = gr.Button("Back up now")
+                backed_up = gr.Markdown()
+                backup.click(
+                    console.backup, [backup_folder, backup_passphrase], backed_up, api_name="backup_create"
+                )
         page.load(console.whoami, None, [who, *tabs.values()], api_visibility="private")
     return page
