@@ -15,6 +15,7 @@ from agent.settings import Settings, load_settings
 from agent.staff.accounts import ROLES
 
 if TYPE_CHECKING:
+    from agent.knowledge.articles import KnowledgeBase
     from agent.staff.services import StaffServices
 
 TOTP_ACTIONS = ("enable", "disable", "reset")
@@ -84,11 +85,20 @@ def _cmd_index(args: argparse.Namespace) -> int:
 
     staff = build_services(_settings(args)).staff_services
     kb = staff.knowledge()
-    for problem in kb.problems:
-        print(f"skipped (invalid): {problem}", file=sys.stderr)
+    _report_invalid(kb)
     report = staff.reindex(_staff(), kb)
     print(f"index: {report.summary()}")
     return 0
+
+
+def _report_invalid(kb: KnowledgeBase) -> None:
+    """Every skipped article file and why (file and field), and how many, on stderr."""
+    for problem in kb.problems:
+        print(f"skipped (invalid): {problem}", file=sys.stderr)
+    if kb.problems:
+        print(
+            f"{len(kb.problems)} invalid article file(s) skipped; {len(kb.articles)} valid", file=sys.stderr
+        )
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
@@ -117,6 +127,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     questions = load_questions(args.questions)
     settings = _simulation_settings(args)
     agent, kb = build_simulation(settings, args.out, knowledge=args.knowledge, data_dir=args.data_dir)
+    _report_invalid(kb)
     summary = run_simulation(agent, questions, args.out, kb=kb, retrieval_only=args.retrieval_only)
     print(json.dumps(summary["overall"], indent=2))
     print(f"written: {args.out / 'results.jsonl'}, {args.out / 'summary.json'}, {args.out / 'report.html'}")

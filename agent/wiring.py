@@ -13,7 +13,7 @@ from agent.answering.guard import GroundingGuard, GuardPolicy
 from agent.answering.inference_pool import InferencePool
 from agent.answering.prefix_cache import PrefixCache
 from agent.answering.turnstile import Turnstile
-from agent.errors import ConfigError
+from agent.errors import ConfigError, KnowledgeError
 from agent.knowledge.articles import KnowledgeBase, load_knowledge
 from agent.knowledge.embeddings import Embedder, load_embedder
 from agent.knowledge.index import open_client, open_collection, sync_index
@@ -152,6 +152,12 @@ def build_simulation(
         )
     sim = settings.model_copy(update={"knowledge_dir": knowledge, "data_dir": data_dir})
     kb = load_knowledge(knowledge)
+    if not kb.articles:
+        first = f"; first: {kb.problems[0]}" if kb.problems else ""
+        raise KnowledgeError(
+            f"No valid article in {knowledge}, so there is nothing to simulate against "
+            f"({len(kb.problems)} invalid file(s){first})."
+        )
     embedder = build_embedder(sim)
     if sim.vector_store_url:  # the simulation's index must never be written into the live server
         sim = sim.model_copy(update={"vector_store_url": None})

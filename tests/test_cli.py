@@ -81,6 +81,7 @@ def test_index_prints_summary_and_reports_invalid_files(env: dict[str, str], tmp
     assert result.returncode == 0, result.stderr
     assert "index: added 1, updated 0, removed 0, unchanged 0, invalid 1" in result.stdout
     assert "bad.md [title]: missing" in result.stderr
+    assert "1 invalid article file(s) skipped; 1 valid" in result.stderr
     again = _run(["index"], env, tmp_path)
     assert "added 0, updated 0, removed 0, unchanged 1" in again.stdout
     assert _audited(env, tmp_path).count(("reindex", f"cli:{getpass.getuser()}")) == 2
@@ -143,3 +144,17 @@ def test_errors_are_readable_not_tracebacks(env: dict[str, str], tmp_path: Path)
     assert "top_k (env SUPPORT_AGENT_TOP_K)" in bad_config.stderr
     no_model = _run(["ask", "hello"], {**env, "SUPPORT_AGENT_CHAT_MODEL": "missing.gguf"}, tmp_path)
     assert no_model.returncode == 2 and "No model named 'missing.gguf'" in no_model.stderr
+
+
+def test_simulate_refuses_a_folder_without_a_valid_article(env: dict[str, str], tmp_path: Path) -> None:
+    drafts = tmp_path / "drafts"
+    drafts.mkdir()
+    write_article(drafts, "en-no-audience", audience="")
+    questions = tmp_path / "tickets.jsonl"
+    questions.write_text('{"id": "t1", "question": "How do I return an item?"}\n', encoding="utf-8")
+    out = tmp_path / "sim"
+    command = ["simulate", "--questions", str(questions), "--out", str(out), "--knowledge", str(drafts)]
+    result = _run(command, env, tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "No valid article in" in result.stderr and "en-no-audience.md [audience]: missing" in result.stderr
+    assert not (out / "summary.json").exists()  # no 0 % report of an empty index

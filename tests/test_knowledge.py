@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,18 @@ def test_demo_help_center_is_complete_and_valid() -> None:
     collections = {a.meta.collection for a in public}
     assert {"returns", "shipping", "payment", "account", "orders", "warranty", "privacy"} <= collections
     assert any("delet" in a.body.lower() and a.meta.collection == "privacy" for a in public)
+
+
+def test_safe_fields_get_defaults_and_the_ones_that_matter_stay_required(tmp_path: Path) -> None:
+    """A draft folder without `updated`, `title` or `collection` still indexes; audience and status must
+    be given (a guess could publish an internal article)."""
+    path = write_article(tmp_path, "en-draft", title="", collection="", updated="", body="Text.")
+    path.write_text(path.read_text().replace("# \n", "# Returns made easy\n"), encoding="utf-8")
+    [article] = load_knowledge(tmp_path).articles
+    assert article.meta.title == "Returns made easy" and article.meta.collection == "general"
+    assert article.meta.updated == date.fromtimestamp(path.stat().st_mtime)
+
+    for field in ("audience", "status"):
+        write_article(tmp_path, f"en-no-{field}", **{field: ""})
+    problems = {p.path.name: p.field for p in load_knowledge(tmp_path).problems}
+    assert problems == {"en-no-audience.md": "audience", "en-no-status.md": "status"}

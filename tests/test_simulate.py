@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.evaluation.report import render_report
 from agent.evaluation.simulate import SimulationError, load_questions
 from tests.conftest import KNOWLEDGE_DIR, MODELS_DIR, SMALL_CHAT_MODEL
 
@@ -90,8 +91,11 @@ def test_simulate_writes_results_summary_and_report(tmp_path: Path, mode: list[s
     assert overall["answerable"] == 2 and overall["must_refuse"] == 2
     assert set(summary["by_language"]) == {"de", "en"}
 
+    assert summary["articles"] == 47 and summary["invalid_articles"] == []
     report = (out / "report.html").read_text()
-    assert "<svg" in report and "Simulation report" in report
+    assert "<svg" in report and "Simulation report" in report and "skipped as invalid" not in report
+    flagged = render_report({**summary, "invalid_articles": ["drafts/x.md [audience]: missing"]}, rows)
+    assert "1 article file(s) were skipped as invalid" in flagged and "x.md [audience]: missing" in flagged
     assert "<script" not in report and "<link" not in report  # self-contained, nothing fetched
     assert not (tmp_path / "data").exists()  # the live data dir was never created or touched
     assert (out / "data" / "index").is_dir()  # the simulation's own index

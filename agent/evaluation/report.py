@@ -34,6 +34,7 @@ th {{ background: #edf2f7; }}
 <p class="small">Pipeline: <b>{escape(summary["pipeline"])}</b> · {summary["questions"]} questions ·
 {overall["answerable"]} answerable, {overall["must_refuse"]} that must be refused
 {" · retrieval only (no answers generated)" if summary["retrieval_only"] else ""}</p>
+{_invalid_articles(summary)}
 <h2>At a glance</h2>
 {_chart(groups)}
 <h2>All figures</h2>
@@ -44,6 +45,18 @@ have been a refusal, or a fact not found in the cited article.</p>
 <table><tr><th>id</th><th>question</th><th>expected</th><th>got</th><th>answer</th></tr>{problem_rows}</table>
 </body></html>
 """
+
+
+def _invalid_articles(summary: dict[str, Any]) -> str:
+    """A warning naming every skipped article file and why (file and field)."""
+    invalid = summary.get("invalid_articles") or []
+    if not invalid:
+        return ""
+    items = "".join(f"<li>{escape(problem)}</li>" for problem in invalid)
+    return (
+        f'<p class="warning"><b>{len(invalid)} article file(s) were skipped as invalid</b> and are not '
+        f"in this simulation ({summary.get('articles', 0)} valid):</p><ul>{items}</ul>"
+    )
 
 
 def _ordered_metrics(metrics: dict[str, Any]) -> list[str]:

@@ -108,6 +108,8 @@ def run_simulation(
             results.append(result)
             out.write(json.dumps(result, ensure_ascii=False) + "\n")
     summary = summarize(results, label=label, retrieval_only=retrieval_only)
+    summary["articles"] = len(kb.articles)
+    summary["invalid_articles"] = [str(problem) for problem in kb.problems]
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
     from agent.evaluation.report import render_report
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from agent.errors import KnowledgeError
 
 MAX_ARTICLE_BYTES = 1_000_000
+_HEADING = re.compile(r"^#{1,3}[ \t]+(\S.*)$", re.MULTILINE)
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.DOTALL)
 
 
@@ -96,8 +97,9 @@ def parse_article(path: Path) -> Article:
         raise ArticleProblem("", f"front matter is not valid YAML: {exc}".splitlines()[0]) from None
     if not isinstance(data, dict):
         raise ArticleProblem("", "front matter must be a list of 'field: value' lines")
+    body = text[match.end() :].strip()
     try:
-        meta = ArticleMeta.model_validate(data)
+        meta = ArticleMeta.model_validate(_with_safe_defaults(data, path, body))
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"])
@@ -105,10 +107,24 @@ def parse_article(path: Path) -> Article:
         if err["type"] == "extra_forbidden":
             msg = "unknown field (allowed: " + ", ".join(ArticleMeta.model_fields) + ")"
         raise ArticleProblem(field, msg) from None
-    body = text[match.end() :].strip()
     if not body:
         raise ArticleProblem("", "the article has no text after the front matter")
     return Article(meta=meta, body=body, path=path)
+
+
+def _with_safe_defaults(data: dict[str, object], path: Path, body: str) -> dict[str, object]:
+    """Fill in the fields whose default cannot mislead a customer: `updated` from the file's date,
+    `title` from the first heading, `collection` "general". Audience, status, language and id stay
+    required: a wrong guess there would publish something or mislabel it."""
+    filled = dict(data)
+    if not filled.get("updated"):
+        filled["updated"] = date.fromtimestamp(path.stat().st_mtime)
+    if not filled.get("title"):
+        heading = _HEADING.search(body)
+        if heading:
+            filled["title"] = heading.group(1).strip()
+    filled.setdefault("collection", "general")
+    return filled
 
 
 class ArticleProblem(ValueError):

@@ -109,9 +109,12 @@ class Console:
         if not upload:
             raise gr.Error("Upload a CSV or JSONL file of questions first.")
         folder = self._knowledge_choice(knowledge)
-        run = self.services.simulate(
-            Path(upload), folder, retrieval_only=retrieval_only, username=session.username
-        )
+        try:
+            run = self.services.simulate(
+                Path(upload), folder, retrieval_only=retrieval_only, username=session.username
+            )
+        except AgentError as exc:  # e.g. a draft folder without one valid article
+            raise gr.Error(str(exc)) from None
         overview = self.services.run_overview(run)
         runs = self.services.runs()
         return (
