@@ -176,8 +176,7 @@ def _cmd_privacy(args: argparse.Namespace) -> int:
             print(data)
         return 0
     if args.action in _LIMITS:
-        method, value = _LIMITS[args.action]
-        limits = getattr(subjects, method)(args.subject, _staff(), value)
+        limits = subjects.limit_processing(args.subject, _LIMITS[args.action], _staff())
         print(json.dumps({"restricted_since": limits.restricted_at, "objected_since": limits.objected_at}))
         return 0
     if args.action == "rectify":
@@ -244,12 +243,12 @@ def _backup_passphrase(*, confirm: bool) -> str:
     return passphrase
 
 
-# privacy action -> (DataSubjects method, its on/off argument)
+# privacy action -> its DataSubjects.limit_processing request
 _LIMITS = {
-    "restrict": ("restrict", True),
-    "lift-restriction": ("restrict", False),
-    "object": ("object_to_improvement", True),
-    "withdraw-objection": ("object_to_improvement", False),
+    "restrict": "restrict",
+    "lift-restriction": "lift",
+    "object": "object",
+    "withdraw-objection": "unobject",
 }
 
 

@@ -10,10 +10,9 @@ from typing import Any
 import gradio as gr
 
 from agent.errors import AgentError
-from agent.privacy.subjects import DataSubjects
+from agent.privacy.subjects import LIMIT_REQUESTS, DataSubjects
 from ui.texts import texts
 
-REQUESTS = ("restrict", "lift", "object", "unobject")  # the request dropdown's values
 TARGETS = ("message", "contact")  # what a correction changes
 
 
@@ -53,7 +52,7 @@ class MyDataPanel:
             gr.Textbox(label=t["reference_code"]),
             gr.Button(t["download"]),
             gr.Button(t["delete"]),
-            gr.Dropdown(label=t["request_label"], choices=_choices(t, REQUESTS, "request_")),
+            gr.Dropdown(label=t["request_label"], choices=_choices(t, tuple(LIMIT_REQUESTS), "request_")),
             gr.Button(t["request_apply"]),
             gr.Radio(label=t["correct_label"], choices=_choices(t, TARGETS, "correct_")),
             gr.Number(label=t["correct_number"]),
@@ -73,7 +72,10 @@ def build_my_data_panel(language: str) -> MyDataPanel:
             delete = gr.Button(t["delete"], variant="stop", elem_id="delete-data")
         with gr.Row():
             request = gr.Dropdown(
-                _choices(t, REQUESTS, "request_"), label=t["request_label"], elem_id="rights-request", scale=3
+                _choices(t, tuple(LIMIT_REQUESTS), "request_"),
+                label=t["request_label"],
+                elem_id="rights-request",
+                scale=3,
             )
             apply = gr.Button(t["request_apply"], elem_id="rights-apply", scale=1)
         with gr.Row():
@@ -106,13 +108,10 @@ def wire_my_data_panel(panel: MyDataPanel, subjects: DataSubjects, ui: gr.State)
 
     def apply_request(reference: str, request: str | None, language: str) -> str:
         t = texts(language)
+        if request not in LIMIT_REQUESTS:
+            return f"⚠️ {t['request_choose']}"
         try:
-            if request in ("restrict", "lift"):
-                subjects.restrict(reference, actor="customer", restricted=request == "restrict")
-            elif request in ("object", "unobject"):
-                subjects.object_to_improvement(reference, actor="customer", objecting=request == "object")
-            else:
-                return f"⚠️ {t['request_choose']}"
+            subjects.limit_processing(reference, request, actor="customer")
         except AgentError as exc:
             return f"⚠️ {exc}"
         return t[f"request_done_{request}"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -32,6 +31,13 @@ log = logging.getLogger(__name__)
 EXPORT_PREFIX = "my-data-"
 EXPORT_MAX_AGE_S = 3600
 ERASURE_DETAIL = "subject_key_destroyed"  # every erasure's audit entry carries it
+# Limits a subject may set on processing: request -> (ProcessingLimits field, set it?, audit event).
+LIMIT_REQUESTS = {
+    "restrict": ("restricted_at", True, "restriction"),
+    "lift": ("restricted_at", False, "restriction_lifted"),
+    "object": ("objected_at", True, "objection"),
+    "unobject": ("objected_at", False, "objection_withdrawn"),
+}
 # Requests under Art. 16, 18 and 21, listed in the subject's export.
 RIGHTS_EVENTS = (
     "rectification",
@@ -224,25 +230,19 @@ class DataSubjects:
         self._on_subject(code, lambda: self.store.rectify_contact(code, ticket, contact.strip()))
         self._record_right("rectification", actor, code, target="contact", number=ticket)
 
-    def restrict(self, reference: str, actor: str, restricted: bool = True) -> ProcessingLimits:
-        """Restrict processing (Art. 18), or lift the restriction: the data stays, sealed, used for
-        nothing, hidden from support leads; nothing new is stored meanwhile."""
+    def limit_processing(self, reference: str, request: str, actor: str) -> ProcessingLimits:
+        """One of LIMIT_REQUESTS: restrict processing or lift it (Art. 18: the data stays, sealed, used for
+        nothing, hidden from support leads, nothing new stored), object to using the conversation to
+        improve the help center or withdraw that (Art. 21: its feedback and gap entries are deleted and
+        no new ones kept)."""
+        if request not in LIMIT_REQUESTS:
+            raise RequestError(f"Choose {', '.join(LIMIT_REQUESTS)}.")
+        field, on, event = LIMIT_REQUESTS[request]
         code = self.known(reference)
-        limits = self.store.processing_limits(code)
-        limits = replace(limits, restricted_at=iso() if restricted else None)
-        self.store.set_processing_limits(code, limits)
-        self._record_right("restriction" if restricted else "restriction_lifted", actor, code)
-        return limits
-
-    def object_to_improvement(self, reference: str, actor: str, objecting: bool = True) -> ProcessingLimits:
-        """Object (Art. 21) to using the conversation to improve the help center, or withdraw the
-        objection: its feedback and gap entries are deleted and no new ones are kept."""
-        code = self.known(reference)
-        limits = self.store.processing_limits(code)
-        limits = replace(limits, objected_at=iso() if objecting else None)
+        limits = replace(self.store.processing_limits(code), **{field: iso() if on else None})
         removed = self.store.set_processing_limits(code, limits)
-        event = "objection" if objecting else "objection_withdrawn"
-        self._record_right(event, actor, code, feedback_rows_deleted=removed)
+        details = {"feedback_rows_deleted": removed} if field == "objected_at" else {}
+        self._record_right(event, actor, code, **details)
         return limits
 
     def summary(self, reference: str) -> SubjectSummary:
@@ -305,7 +305,11 @@ class DataSubjects:
             else:
                 self._erase_subject(subject, actor, "erasure_by_retention")
                 erased += 1
-        uploads, runs = self._purge_simulation_files(now - timedelta(days=settings.simulation_retention_days))
+        from agent.staff.console import remove_simulation_files  # the simulations' own module, loaded late
+
+        uploads, runs = remove_simulation_files(
+            settings, now - timedelta(days=settings.simulation_retention_days)
+        )
         stale = [p for p in self._download_copies("") if time.time() - p.stat().st_mtime > EXPORT_MAX_AGE_S]
         for path in stale:
             path.unlink(missing_ok=True)
@@ -387,33 +391,6 @@ class DataSubjects:
         )
         return receipt
 
-    def _purge_simulation_files(self, cutoff: datetime) -> tuple[int, int]:
-        """Delete simulation run folders and uploaded past-ticket files (CSV or JSONL anywhere in the
-        temp folder, where Gradio keeps uploads) last written before `cutoff`; (files, run folders)."""
-        from agent.staff.console import UPLOAD_TYPES, simulations_dir
-
-        limit = cutoff.timestamp()
-        runs = simulations_dir(self._settings)
-        old_runs = [
-            run
-            for run in (runs.iterdir() if runs.exists() else [])
-            if run.is_dir() and _last_written(run) < limit
-        ]
-        for run in old_runs:
-            shutil.rmtree(run, ignore_errors=True)
-        temp = self._settings.temp_dir
-        found = temp.rglob("*") if temp.exists() else iter(())
-        files = [
-            p for p in found if p.suffix.lower() in UPLOAD_TYPES and p.is_file() and p.stat().st_mtime < limit
-        ]
-        for path in files:
-            path.unlink(missing_ok=True)
-        emptied = {parent for path in files for parent in path.parents if temp in parent.parents}
-        for folder in sorted(emptied, key=lambda p: -len(p.parts)):  # folders left empty, deepest first
-            if folder.is_dir() and not any(folder.iterdir()):
-                folder.rmdir()
-        return len(files), len(old_runs)
-
     def forget_erased_elsewhere(self) -> int:
         """Clear this process's model caches if another replica erased someone since the last call;
         how many erasures were new (replicas share the audit trail, so they see each other's)."""
@@ -476,11 +453,6 @@ def open_data_subjects(settings: Settings, forget_caches: Callable[[], None] | N
     shared = settings.conversation_store_url is not None
     audit = DatabaseAuditLog(store.engine) if shared else AuditLog(settings.audit_path)
     return DataSubjects(settings, store, audit, forget_caches)
-
-
-def _last_written(folder: Path) -> float:
-    """The newest modification time of a folder and everything in it."""
-    return max([folder.stat().st_mtime, *(p.stat().st_mtime for p in folder.rglob("*"))])
 
 
 def open_keyring(settings: Settings) -> Keyring:

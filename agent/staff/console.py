@@ -149,6 +149,37 @@ def run_overview(settings: Settings, run_id: str) -> dict[str, Any]:
     }
 
 
+def remove_simulation_files(settings: Settings, cutoff: datetime) -> tuple[int, int]:
+    """Delete simulation run folders and uploaded past-ticket files (CSV or JSONL anywhere in the
+    temp folder, where Gradio keeps uploads) last written before `cutoff`; (files, run folders)."""
+    limit = cutoff.timestamp()
+    runs = simulations_dir(settings)
+    old_runs = [
+        run
+        for run in (runs.iterdir() if runs.exists() else [])
+        if run.is_dir() and _last_written(run) < limit
+    ]
+    for run in old_runs:
+        shutil.rmtree(run, ignore_errors=True)
+    temp = settings.temp_dir
+    found = temp.rglob("*") if temp.exists() else iter(())
+    files = [
+        p for p in found if p.suffix.lower() in UPLOAD_TYPES and p.is_file() and p.stat().st_mtime < limit
+    ]
+    for path in files:
+        path.unlink(missing_ok=True)
+    emptied = {parent for path in files for parent in path.parents if temp in parent.parents}
+    for folder in sorted(emptied, key=lambda p: -len(p.parts)):  # folders left empty, deepest first
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+    return len(files), len(old_runs)
+
+
+def _last_written(folder: Path) -> float:
+    """The newest modification time of a folder and everything in it."""
+    return max([folder.stat().st_mtime, *(p.stat().st_mtime for p in folder.rglob("*"))])
+
+
 def remove_old_runs(settings: Settings, keep: int = 20) -> None:
     """Keep the newest `keep` runs (results hold redacted questions only, still: do not hoard them)."""
     for run_id in list_runs(settings)[keep:]:

@@ -207,14 +207,11 @@ class Console:
     def limit_processing(self, reference: str, limit: str, request: gr.Request) -> str:
         """Restrict processing or lift it (Art. 18), object or withdraw the objection (Art. 21)."""
         session = self.require("privacy_limit", request)
-        code, actor = self._known(reference), staff_actor(session.username)
-        subjects = self.services.subjects
-        if limit in ("restrict", "lift"):
-            limits = subjects.restrict(code, actor=actor, restricted=limit == "restrict")
-        elif limit in ("object", "unobject"):
-            limits = subjects.object_to_improvement(code, actor=actor, objecting=limit == "object")
-        else:
-            raise gr.Error("Choose restrict, lift, object or unobject.")
+        code = self._known(reference)
+        try:
+            limits = self.services.subjects.limit_processing(code, limit, actor=staff_actor(session.username))
+        except AgentError as exc:
+            raise gr.Error(str(exc)) from None
         return (
             f"Restricted since: {limits.restricted_at or '–'} · "
             f"objected to improving the help center since: {limits.objected_at or '–'}"
