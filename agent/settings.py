@@ -16,6 +16,7 @@ from pydantic_settings import (
 
 from agent.customer_texts import CustomerTexts
 from agent.errors import ConfigError
+from agent.import_settings import ImportSettings
 from agent.privacy_settings import PrivacySettings
 from agent.runtime.endpoints import check_endpoint, parse_endpoint
 from agent.staff.accounts import DEFAULT_TWO_FACTOR_ROLES, ROLES
@@ -27,7 +28,7 @@ DEFAULT_CONFIG_FILE = Path("support-agent.toml")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-class Settings(CustomerTexts, PrivacySettings, WebSettings, BaseSettings):
+class Settings(CustomerTexts, PrivacySettings, WebSettings, ImportSettings, BaseSettings):
     """Every setting of the agent. Env var = SUPPORT_AGENT_<NAME>; file = TOML with the same names."""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", validate_default=True)
@@ -323,7 +324,7 @@ class Settings(CustomerTexts, PrivacySettings, WebSettings, BaseSettings):
             self.alert_webhook_url,
         ]
         urls = [*self.inference_urls, *(url for url in optional if url)]
-        return {parse_endpoint(url).host for url in urls}
+        return {parse_endpoint(url).host for url in urls} | self.import_hosts()
 
     @property
     def index_dir(self) -> Path:

@@ -1,0 +1,112 @@
+"""Importing an existing help center, as a staff action: run an import, list and resolve conflicts, and
+the scheduled re-sync of `import_sources`. Shared by the console and the CLI; every run is audited with
+counts and the source's kind and host, never content."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from agent.import_settings import ImportSource
+from agent.knowledge.imports.drafts import Language
+from agent.knowledge.imports.run import ImportOptions, import_source, is_website
+from agent.knowledge.imports.sync import Conflict, ImportReport, conflicts, resolve_conflict
+from agent.knowledge.imports.website import SitePolicy
+
+if TYPE_CHECKING:
+    from agent.privacy.audit import AuditLog
+    from agent.settings import Settings
+
+log = logging.getLogger(__name__)
+SCHEDULE_ACTOR = "import-schedule"
+
+
+class KnowledgeImports:
+    """Imports into drafts folders under the knowledge folder, audited."""
+
+    def __init__(self, settings: Settings, audit: AuditLog) -> None:
+        self.settings = settings
+        self.audit = audit
+
+    @property
+    def default_into(self) -> Path:
+        """Where imported drafts go unless told otherwise: knowledge_dir/drafts."""
+        return self.settings.knowledge_dir / "drafts"
+
+    def folder(self, into: Path | None) -> Path:
+        """A drafts folder: relative paths count from the knowledge folder."""
+        if into is None:
+            return self.default_into
+        return into if into.is_absolute() else self.settings.knowledge_dir / into
+
+    def run(
+        self,
+        source: str,
+        actor: str,
+        *,
+        into: Path | None = None,
+        collection: str = "general",
+        language: Language = "auto",
+        origin: str | None = None,
+    ) -> ImportReport:
+        """Import `source` as drafts and audit the run (kind, host of a website, counts)."""
+        options = ImportOptions(
+            into=self.folder(into),
+            collection=collection,
+            language=language,
+            max_pages=self.settings.import_max_pages,
+            delay_s=self.settings.import_delay_s,
+        )
+        report = import_source(source, options, self.policy(), origin)
+        details: dict[str, object] = {"kind": report.kind, **report.counts()}
+        if is_website(source):
+            details["host"] = urlsplit(source.strip()).hostname
+        self.audit.record("knowledge_import", actor, **details)
+        return report
+
+    def policy(self) -> SitePolicy:
+        """The egress rules websites are checked against."""
+        return SitePolicy(
+            jurisdictions=self.settings.endpoint_jurisdictions,
+            allowed=self.settings.allowed_jurisdictions,
+            allowlist=self.settings.egress_allowlist(),
+        )
+
+    def conflicts(self, into: Path | None = None) -> list[Conflict]:
+        """Drafts edited here whose source changed too."""
+        return conflicts(self.folder(into))
+
+    def resolve(self, file: str, *, take_source: bool, actor: str, into: Path | None = None) -> None:
+        """Take the source's version of a conflicting draft, or keep the local one; audited."""
+        resolve_conflict(self.folder(into), file, take_source=take_source)
+        choice = "take_source" if take_source else "keep_mine"
+        self.audit.record("knowledge_import_resolved", actor, file=file, choice=choice)
+
+    def sync_all(self, actor: str = SCHEDULE_ACTOR) -> list[ImportReport]:
+        """Re-import every configured source (the scheduled job); one failing source does not stop
+        the others (it is logged, without content)."""
+        reports = []
+        for entry in self.settings.import_sources:
+            try:
+                reports.append(self._sync_one(entry, actor))
+            except Exception as exc:
+                log.warning("scheduled import of a %s source failed: %s", _kind(entry), type(exc).__name__)
+                self.audit.record(
+                    "knowledge_import", actor, kind=_kind(entry), ok=False, error=type(exc).__name__
+                )
+        return reports
+
+    def _sync_one(self, entry: ImportSource, actor: str) -> ImportReport:
+        return self.run(
+            entry.source,
+            actor,
+            into=entry.into,
+            collection=entry.collection,
+            language=entry.language,
+        )
+
+
+def _kind(entry: ImportSource) -> str:
+    return "website" if entry.is_website else "files"
