@@ -134,6 +134,37 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_import(args: argparse.Namespace) -> int:
+    from agent.staff.importing import KnowledgeImports
+    from agent.wiring import build_services
+
+    settings = _settings(args)
+    imports = KnowledgeImports(settings, build_services(settings).audit)
+    into = args.into.resolve() if args.into else None
+    for file, take in ((args.take_source, True), (args.keep_mine, False)):
+        if file:
+            imports.resolve(Path(file).name, take_source=take, actor=_staff(), into=into)
+            print(f"{Path(file).name}: {'the source version taken' if take else 'your version kept'}")
+            return 0
+    if args.conflicts:
+        for conflict in imports.conflicts(into):
+            print(f"{conflict.file}  (source changed {conflict.since}; --take-source or --keep-mine)")
+        return 0
+    if args.sync:
+        reports = imports.sync_all(_staff())
+    elif args.source:
+        reports = [
+            imports.run(args.source, _staff(), into=into, collection=args.collection, language=args.language)
+        ]
+    else:
+        raise ConfigError("import needs a SOURCE (a file, folder, .zip, export or website), or --sync")
+    for report in reports:
+        for line in report.detail_lines():
+            print(line, file=sys.stderr)
+        print(f"import ({report.kind} {report.origin} → {report.into}): {report.summary()}")
+    return 1 if any(report.conflicts or report.invalid for report in reports) else 0
+
+
 def _cmd_privacy(args: argparse.Namespace) -> int:
     from agent.privacy.dpia import dpia_draft
     from agent.privacy.records import processing_record, subprocessor_list
@@ -390,6 +421,32 @@ def _parser() -> argparse.ArgumentParser:
         "--retrieval-only", action="store_true", help="retrieve and decide, do not generate"
     )
     simulate.set_defaults(run=_cmd_simulate)
+
+    imports = sub.add_parser("import", parents=[common], help="import an existing help center as drafts")
+    imports.add_argument(
+        "source",
+        nargs="?",
+        help="HTML/Markdown/DOCX/PDF file, a folder or .zip of them, a Zendesk or Freshdesk JSON export, "
+        "or a website (its sitemap.xml or a start page)",
+    )
+    imports.add_argument("--into", type=Path, help="drafts folder (default: the knowledge folder's drafts/)")
+    imports.add_argument("--collection", default="general", help="collection of the drafts (default general)")
+    imports.add_argument(
+        "--language", choices=["auto", "de", "en"], default="auto", help="language of the drafts"
+    )
+    imports.add_argument("--max-pages", dest="import_max_pages", type=int, help="website: most pages read")
+    imports.add_argument(
+        "--delay", dest="import_delay_s", type=float, help="website: seconds between requests"
+    )
+    imports.add_argument("--sync", action="store_true", help="re-import every source in import_sources")
+    imports.add_argument(
+        "--conflicts", action="store_true", help="list drafts edited here whose source changed"
+    )
+    imports.add_argument(
+        "--take-source", metavar="FILE", help="resolve a conflict: the source's version wins"
+    )
+    imports.add_argument("--keep-mine", metavar="FILE", help="resolve a conflict: keep the local file")
+    imports.set_defaults(run=_cmd_import)
 
     privacy = sub.add_parser("privacy", parents=[common], help="data-subject requests and retention")
     privacy.add_argument(

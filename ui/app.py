@@ -15,6 +15,7 @@ from agent.runtime.periodic import Periodic
 from agent.runtime.process import harden_process
 from agent.runtime.rate_limits import RateLimits
 from agent.settings import Settings
+from agent.staff.importing import import_schedule
 from agent.wiring import Services, build_services
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,7 @@ def serve(settings: Settings) -> None:
     watch = SecurityWatch(settings, services.audit)
     watcher = Periodic("security-watch", settings.alert_check_minutes * 60, watch.check)
     jobs = [purger, watcher]
+    jobs += [job for job in [import_schedule(settings, services.audit)] if job]  # off by default
     if settings.conversation_store_url:  # replicas: forget model caches after another one's erasure
         jobs.append(Periodic("erasure-follower", ERASURE_FOLLOW_S, services.subjects.forget_erased_elsewhere))
     for job in jobs:

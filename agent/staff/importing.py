@@ -14,6 +14,7 @@ from agent.knowledge.imports.drafts import Language
 from agent.knowledge.imports.run import ImportOptions, import_source, is_website
 from agent.knowledge.imports.sync import Conflict, ImportReport, conflicts, resolve_conflict
 from agent.knowledge.imports.website import SitePolicy
+from agent.runtime.periodic import Periodic
 
 if TYPE_CHECKING:
     from agent.privacy.audit import AuditLog
@@ -110,3 +111,11 @@ class KnowledgeImports:
 
 def _kind(entry: ImportSource) -> str:
     return "website" if entry.is_website else "files"
+
+
+def import_schedule(settings: Settings, audit: AuditLog) -> Periodic | None:
+    """The server's re-sync of `import_sources` every `import_sync_hours` (None when it is off)."""
+    if not settings.import_sync_hours or not settings.import_sources:
+        return None
+    imports = KnowledgeImports(settings, audit)
+    return Periodic("import-sync", settings.import_sync_hours * 3600, imports.sync_all)

@@ -58,6 +58,14 @@ class ImportReport:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def detail_lines(self) -> list[str]:
+        """What needs a person's attention, one line each: conflicts, removals, invalid articles, images."""
+        lines = [f"conflict (kept yours, source changed too): {name}" for name in self.conflicts]
+        lines += [f"removed at the source (file kept): {name}" for name in self.removed]
+        lines += [f"skipped (invalid): {reason}" for reason in self.invalid]
+        lines += [f"images left out: {name}: {count}" for name, count in self.images_dropped.items()]
+        return lines
+
 
 @dataclass(frozen=True)
 class Conflict:

@@ -12,13 +12,15 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import date
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urldefrag, urljoin, urlsplit
-
-import httpx
 
 from agent.knowledge.imports.convert import web_page
 from agent.knowledge.imports.model import ImportRefused, Skipped, SourceArticle, SourceBatch
 from agent.runtime.endpoints import check_endpoint, is_loopback
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,8 @@ class SiteCrawler:
     """One polite crawl of one host."""
 
     def __init__(self, start_url: str, *, max_pages: int, delay_s: float, timeout_s: float = 20.0) -> None:
+        import httpx
+
         self.start_url = urldefrag(start_url.strip())[0]
         parts = urlsplit(self.start_url)
         self.host = (parts.hostname or "").lower()
@@ -204,6 +208,8 @@ class SiteCrawler:
 
     def _get(self, url: str) -> httpx.Response:
         """GET with the delay between requests; redirects followed only on the same host."""
+        import httpx
+
         for _ in range(MAX_REDIRECTS + 1):
             wait = self._last_request + self.delay_s - time.monotonic()
             if wait > 0:
