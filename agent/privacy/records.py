@@ -82,6 +82,16 @@ def recipients(settings: Settings) -> list[Recipient]:
         )
     )
     configured += [(url, setting, role, data) for url, setting, role, data in optional if url]
+    configured += [
+        (
+            entry.source,
+            "import_sources",
+            "Help-center website being imported",
+            "nothing personal: the importer only reads the site's pages (GET requests, robots.txt honoured)",
+        )
+        for entry in settings.import_sources
+        if entry.is_website
+    ]
     out = []
     for url, setting, role, data in configured:
         endpoint = parse_endpoint(url)

@@ -23,6 +23,10 @@ class Periodic:
         """First run right away, then on schedule."""
         self._thread.start()
 
+    def run_once(self) -> None:
+        """Run the job once, now, in the caller's thread (what each scheduled run does)."""
+        self._job()
+
     def stop(self) -> None:
         """Stop after the current run."""
         self._stop.set()

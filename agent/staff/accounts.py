@@ -39,6 +39,9 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
             "gaps",
             "handoff_inbox",
             "handoff_done",
+            "import_run",
+            "import_conflicts",
+            "import_resolve",
         }
     ),
     "privacy_officer": frozenset(

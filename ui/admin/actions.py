@@ -32,6 +32,7 @@ TABS = {  # tab → the action that makes it visible
     "Audit trail": "audit_view",
     "Users": "users_list",
     "Configuration": "config_view",
+    "Import": "import_run",
 }
 
 

@@ -8,6 +8,7 @@ import gradio as gr
 from agent.staff.accounts import ROLES
 from agent.staff.console import UPLOAD_TYPES
 from ui.admin.actions import Console
+from ui.admin.importing import build_import_tab
 
 
 def build_console(console: Console) -> gr.Blocks:
@@ -154,5 +155,6 @@ def build_console(console: Console) -> gr.Blocks:
                 backup.click(
                     console.backup, [backup_folder, backup_passphrase], backed_up, api_name="backup_create"
                 )
+            build_import_tab(console, tabs)
         page.load(console.whoami, None, [who, *tabs.values()], api_visibility="private")
     return page

@@ -102,7 +102,7 @@ def _convert(path: Path, relative: str, origin: str) -> SourceArticle:
     url = fields.get("url")
     return SourceArticle(
         key=f"files:{origin}:{relative}",
-        source_id=relative.rsplit(".", 1)[0],
+        source_id=relative,  # with its extension: faq.html and faq.pdf are two articles
         title=title,
         markdown=converted.markdown,
         url=str(url) if url else None,
