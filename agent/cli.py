@@ -154,7 +154,15 @@ def _cmd_import(args: argparse.Namespace) -> int:
         reports = imports.sync_all(_staff())
     elif args.source:
         reports = [
-            imports.run(args.source, _staff(), into=into, collection=args.collection, language=args.language)
+            imports.run(
+                args.source,
+                _staff(),
+                into=into,
+                collection=args.collection,
+                language=args.language,
+                api=args.api,
+                token=_import_token() if args.api else None,
+            )
         ]
     else:
         raise ConfigError("import needs a SOURCE (a file, folder, .zip, export or website), or --sync")
@@ -163,6 +171,20 @@ def _cmd_import(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr)
         print(f"import ({report.kind} {report.origin} → {report.into}): {report.summary()}")
     return 1 if any(report.conflicts or report.invalid for report in reports) else 0
+
+
+def _import_token() -> str:
+    """A helpdesk API token: SUPPORT_AGENT_IMPORT_TOKEN, else asked (never on the command line)."""
+    import getpass
+    import os
+
+    from agent.knowledge.imports.helpdesk_api import TOKEN_ENV
+
+    if os.environ.get(TOKEN_ENV):
+        return os.environ[TOKEN_ENV]
+    if not sys.stdin.isatty():
+        raise ConfigError(f"Set {TOKEN_ENV} or run the command in a terminal to type the API token.")
+    return getpass.getpass("Helpdesk API token: ")
 
 
 def _cmd_privacy(args: argparse.Namespace) -> int:
@@ -437,6 +459,11 @@ def _parser() -> argparse.ArgumentParser:
     imports.add_argument("--max-pages", dest="import_max_pages", type=int, help="website: most pages read")
     imports.add_argument(
         "--delay", dest="import_delay_s", type=float, help="website: seconds between requests"
+    )
+    imports.add_argument(
+        "--api",
+        choices=["zendesk", "freshdesk"],
+        help="SOURCE is the helpdesk's address: read its live API (token in SUPPORT_AGENT_IMPORT_TOKEN)",
     )
     imports.add_argument("--sync", action="store_true", help="re-import every source in import_sources")
     imports.add_argument(

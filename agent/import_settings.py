@@ -24,6 +24,9 @@ class ImportSource(BaseModel):
     into: Path = Field(Path("drafts"), description="Drafts folder; relative paths count from knowledge_dir.")
     collection: str = Field("general", pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$")
     language: Literal["de", "en", "auto"] = "auto"
+    api: Literal["zendesk", "freshdesk"] | None = Field(
+        None, description="Read this helpdesk's live API (token in SUPPORT_AGENT_IMPORT_TOKEN)."
+    )
 
     @property
     def is_website(self) -> bool:

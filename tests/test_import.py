@@ -334,9 +334,22 @@ def test_reimport_is_incremental_and_never_overwrites_a_local_edit(tmp_path: Pat
     assert [c.file for c in conflicts(into)] == [shipping.name]
 
     # the CLI shows the same and says so with its exit code; then the conflict is resolved
-    assert main(["import", str(source), "--into", str(into)]) == 1
-    assert main(["import", "--conflicts", "--into", str(into)]) == 0
-    assert main(["import", "--keep-mine", shipping.name, "--into", str(into)]) == 0
+    assert main(["import", "--data-dir", str(tmp_path / "data"), str(source), "--into", str(into)]) == 1
+    assert main(["import", "--data-dir", str(tmp_path / "data"), "--conflicts", "--into", str(into)]) == 0
+    assert (
+        main(
+            [
+                "import",
+                "--data-dir",
+                str(tmp_path / "data"),
+                "--keep-mine",
+                shipping.name,
+                "--into",
+                str(into),
+            ]
+        )
+        == 0
+    )
     assert shipping.read_text(encoding="utf-8") == local and not conflicts(into)
     assert _import(source, into).counts()["unchanged"] == 2  # the same source change is not asked again
 
@@ -352,12 +365,26 @@ def test_reimport_is_incremental_and_never_overwrites_a_local_edit(tmp_path: Pat
 
 
 def test_bad_input_is_loud(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["import", str(tmp_path / "missing.json"), "--into", str(tmp_path / "d")]) == 2
+    assert (
+        main(
+            [
+                "import",
+                "--data-dir",
+                str(tmp_path / "data"),
+                str(tmp_path / "missing.json"),
+                "--into",
+                str(tmp_path / "d"),
+            ]
+        )
+        == 2
+    )
     assert "does not exist" in capsys.readouterr().err
     assert (
         main(
             [
                 "import",
+                "--data-dir",
+                str(tmp_path / "data"),
                 str(DATA / "zendesk-articles.json"),
                 "--into",
                 str(tmp_path / "d"),
@@ -368,7 +395,19 @@ def test_bad_input_is_loud(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
         == 2
     )
     assert "cannot be a collection" in capsys.readouterr().err
-    assert main(["import", str(DATA / "zendesk-articles.json"), "--into", str(tmp_path / "d")]) == 1
+    assert (
+        main(
+            [
+                "import",
+                "--data-dir",
+                str(tmp_path / "data"),
+                str(DATA / "zendesk-articles.json"),
+                "--into",
+                str(tmp_path / "d"),
+            ]
+        )
+        == 1
+    )
     out = capsys.readouterr()
     assert "skipped (invalid): article 360001004 [body]: missing or empty" in out.err
     assert "created 3, updated 0, unchanged 0, removed 0, conflicts 0, invalid 1" in out.out
@@ -529,3 +568,111 @@ def test_console_import_is_refused_to_a_role_without_it(console: Console) -> Non
             officer.predict(*args, api_name=f"/{action}")
     refused = [e for e in console.services.audit.entries() if e["details"].get("allowed") is False]
     assert {e["details"]["action"] for e in refused} >= {"import_run", "import_conflicts", "import_resolve"}
+
+
+# the live helpdesk APIs (on loopback, in their documented shape) ------------------------------------------
+class ApiHandler(BaseHTTPRequestHandler):
+    authorizations: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        ApiHandler.authorizations.append(self.headers.get("authorization", ""))
+        root = f"http://127.0.0.1:{self.server.server_port}"
+        zendesk = json.loads((DATA / "zendesk-articles.json").read_text(encoding="utf-8"))["articles"]
+        freshdesk = json.loads((DATA / "freshdesk-folders.json").read_text(encoding="utf-8"))["folders"]
+        routes: dict[str, Any] = {
+            "/api/v2/help_center/articles.json?per_page=100": {
+                "articles": zendesk[:2],
+                "next_page": f"{root}/api/v2/help_center/articles.json?page=2&per_page=100",
+            },
+            "/api/v2/help_center/articles.json?page=2&per_page=100": {
+                "articles": zendesk[2:],
+                "next_page": None,
+            },
+            "/api/v2/solutions/categories": [{"id": 1, "name": "Help"}],
+            "/api/v2/solutions/categories/1/folders": [
+                {"id": f["id"], "name": f["name"], "visibility": f["visibility"]} for f in freshdesk
+            ],
+            **{
+                f"/api/v2/solutions/folders/{f['id']}/articles?per_page=100&page=1": f["articles"]
+                for f in freshdesk
+            },
+        }
+        if self.path not in routes:
+            self.send_response(404)
+            self.end_headers()
+            return
+        data = json.dumps(routes[self.path]).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_live_helpdesk_apis_with_a_token_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ApiHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    api = f"http://127.0.0.1:{server.server_port}"
+    try:
+        into = tmp_path / "knowledge" / "drafts"
+        monkeypatch.setattr("sys.stdin", open("/dev/null"))  # noqa: SIM115 - no terminal to ask in
+        assert (
+            main(
+                ["import", "--data-dir", str(tmp_path / "data"), api, "--api", "zendesk", "--into", str(into)]
+            )
+            == 2
+        )
+        assert "Set SUPPORT_AGENT_IMPORT_TOKEN" in capsys.readouterr().err
+        monkeypatch.setenv("SUPPORT_AGENT_IMPORT_TOKEN", "agent@example.eu/token:s3cret")
+        assert (
+            main(
+                [
+                    "import",
+                    "--data-dir",
+                    str(tmp_path / "data"),
+                    api,
+                    "--api",
+                    "zendesk",
+                    "--into",
+                    str(into),
+                    "--delay",
+                    "0",
+                ]
+            )
+            == 1
+        )
+        assert (
+            "created 3, updated 0, unchanged 0, removed 0, conflicts 0, invalid 1" in capsys.readouterr().out
+        )
+        assert ApiHandler.authorizations[-1].startswith("Basic ")
+        monkeypatch.setenv("SUPPORT_AGENT_IMPORT_TOKEN", "fd-api-key")
+        assert (
+            main(
+                [
+                    "import",
+                    "--data-dir",
+                    str(tmp_path / "data"),
+                    api,
+                    "--api",
+                    "freshdesk",
+                    "--into",
+                    str(into),
+                    "--delay",
+                    "0",
+                ]
+            )
+            == 1
+        )
+        assert "freshdesk" in capsys.readouterr().out
+        kb = load_knowledge(tmp_path / "knowledge")
+        assert not kb.problems and len(kb.articles) == 6
+        assert {a.id: a.meta.audience for a in kb.articles}["freshdesk-48000203"] == "internal"
+        audit = build_services(make_settings(tmp_path / "data")).audit
+        assert "s3cret" not in json.dumps(audit.entries()) and "fd-api-key" not in json.dumps(audit.entries())
+    finally:
+        server.shutdown()

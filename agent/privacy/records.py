@@ -86,8 +86,8 @@ def recipients(settings: Settings) -> list[Recipient]:
         (
             entry.source,
             "import_sources",
-            "Help-center website being imported",
-            "nothing personal: the importer only reads the site's pages (GET requests, robots.txt honoured)",
+            "Help-center website or helpdesk API being imported",
+            "nothing personal: the importer only reads help-center articles (GET requests)",
         )
         for entry in settings.import_sources
         if entry.is_website

@@ -5,12 +5,14 @@ counts and the source's kind and host, never content."""
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from agent.import_settings import ImportSource
 from agent.knowledge.imports.drafts import Language
+from agent.knowledge.imports.helpdesk_api import TOKEN_ENV, Api
 from agent.knowledge.imports.run import ImportOptions, import_source, is_website
 from agent.knowledge.imports.sync import Conflict, ImportReport, conflicts, resolve_conflict
 from agent.knowledge.imports.website import SitePolicy
@@ -51,16 +53,20 @@ class KnowledgeImports:
         collection: str = "general",
         language: Language = "auto",
         origin: str | None = None,
+        api: Api | None = None,
+        token: str | None = None,
     ) -> ImportReport:
-        """Import `source` as drafts and audit the run (kind, host of a website, counts)."""
+        """Import `source` as drafts and audit the run (kind, host of a website, counts). `api` reads a
+        helpdesk's live API with `token` (from the environment or a prompt, never stored)."""
         options = ImportOptions(
             into=self.folder(into),
             collection=collection,
             language=language,
             max_pages=self.settings.import_max_pages,
             delay_s=self.settings.import_delay_s,
+            api=api,
         )
-        report = import_source(source, options, self.policy(), origin)
+        report = import_source(source, options, self.policy(), origin, token)
         details: dict[str, object] = {"kind": report.kind, **report.counts()}
         if is_website(source):
             details["host"] = urlsplit(source.strip()).hostname
@@ -106,6 +112,8 @@ class KnowledgeImports:
             into=entry.into,
             collection=entry.collection,
             language=entry.language,
+            api=entry.api,
+            token=os.environ.get(TOKEN_ENV) if entry.api else None,
         )
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from agent.knowledge.imports.drafts import COLLECTION, Language
 from agent.knowledge.imports.files import read_documents
+from agent.knowledge.imports.helpdesk_api import TOKEN_ENV, Api, fetch_helpdesk
 from agent.knowledge.imports.helpdesks import read_export
 from agent.knowledge.imports.model import ImportRefused, SourceBatch
 from agent.knowledge.imports.sync import ImportReport, sync_batch
@@ -24,6 +25,7 @@ class ImportOptions:
     language: Language = "auto"
     max_pages: int = 200
     delay_s: float = 1.0
+    api: Api | None = None  # read a helpdesk's live API at the source address instead of its pages
 
 
 def is_website(source: str) -> bool:
@@ -32,9 +34,27 @@ def is_website(source: str) -> bool:
 
 
 def read_source(
-    source: str, options: ImportOptions, policy: SitePolicy, origin: str | None = None
+    source: str,
+    options: ImportOptions,
+    policy: SitePolicy,
+    origin: str | None = None,
+    token: str | None = None,
 ) -> SourceBatch:
-    """The source's articles: a website (host checked before any request), an export, or documents."""
+    """The source's articles: a website or a helpdesk API (host checked before any request), an
+    export, or documents."""
+    if options.api:
+        if not is_website(source):
+            raise ImportRefused(
+                f"--api {options.api} needs the helpdesk's address, e.g. https://example.zendesk.com"
+            )
+        check_site(source, policy)
+        if not token:
+            raise ImportRefused(
+                f"the {options.api} API needs a token: set {TOKEN_ENV} (never on the command line)."
+            )
+        return fetch_helpdesk(
+            options.api, source, token, delay_s=options.delay_s, max_requests=options.max_pages
+        )
     if is_website(source):
         check_site(source, policy)
         return crawl_site(source.strip(), max_pages=options.max_pages, delay_s=options.delay_s)
@@ -47,14 +67,18 @@ def read_source(
 
 
 def import_source(
-    source: str, options: ImportOptions, policy: SitePolicy, origin: str | None = None
+    source: str,
+    options: ImportOptions,
+    policy: SitePolicy,
+    origin: str | None = None,
+    token: str | None = None,
 ) -> ImportReport:
     """Import `source` into `options.into` as drafts; the report says what happened to each article.
 
     `origin` names an uploaded file or folder by its original name (so a re-upload is recognised).
     """
     check_options(options)
-    batch = read_source(source, options, policy, origin)
+    batch = read_source(source, options, policy, origin, token)
     return sync_batch(batch, options.into, collection=options.collection, language=options.language)
 
 
