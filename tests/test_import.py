@@ -256,8 +256,18 @@ def test_docx_and_pdf_files_become_drafts_with_their_structure(tmp_path: Path) -
     _pdf(source / "gift-cards.pdf")
     (source / "broken.docx").write_bytes(b"not a word file")
     (source / "notes.txt").write_text("plain text", encoding="utf-8")
+    (source / "faq").mkdir()
+    (source / "faq" / "opening-hours.html").write_text(
+        "<h2>Opening hours</h2><p>Our hotline answers <em>Monday to Friday</em>, 8:00 to 18:00.</p>"
+        "<ol><li>Call us</li><li>Or write to us</li></ol>",
+        encoding="utf-8",
+    )
+    (source / "faq" / "agents.md").write_text(
+        "---\ntitle: Escalations\naudience: internal\n---\nEscalate to the team lead after two days.\n",
+        encoding="utf-8",
+    )
     report = _import(source, tmp_path / "knowledge" / "drafts", collection="orders", language="en")
-    assert report.counts()["created"] == 2
+    assert report.counts()["created"] == 4
     assert any(line.startswith("broken.docx: cannot be read") for line in report.invalid)
     assert "notes.txt: not an HTML, Markdown, DOCX or PDF file" in report.invalid
     kb = load_knowledge(tmp_path / "knowledge")
@@ -272,6 +282,20 @@ def test_docx_and_pdf_files_become_drafts_with_their_structure(tmp_path: Path) -
     assert "image left out" in exchange.body and report.images_dropped[exchange.path.name] == 1
     gift = by_id["doc-gift-cards-pdf"]
     assert "valid for three years" in gift.body and gift.meta.status == "draft"
+    hours = by_id["doc-faq-opening-hours-html"]
+    assert (
+        hours.meta.title == "Opening hours"
+        and "1. Call us" in hours.body
+        and "*Monday to Friday*" in hours.body
+    )
+    assert by_id["doc-faq-agents-md"].meta.audience == "internal"
+    assert by_id["doc-faq-agents-md"].meta.title == "Escalations"
+
+    bundle = tmp_path / "handbook.zip"  # the same folder as a .zip: the same articles, the same ids
+    shutil.make_archive(str(bundle.with_suffix("")), "zip", source)
+    zipped = _import(bundle, tmp_path / "zipped")
+    assert sorted(p.name for p in (tmp_path / "zipped").glob("*.md")) == sorted(report.created)
+    assert zipped.origin == "handbook.zip"
 
 
 # helpdesk exports ------------------------------------------------------------------------------------
@@ -293,6 +317,10 @@ def test_zendesk_and_freshdesk_exports(tmp_path: Path) -> None:
     assert meta["zendesk-360001002-de"].language == "de" and meta["freshdesk-48000202"].language == "de"
     assert str(meta["zendesk-360001001-en-us"].updated) == "2026-10-14"
     assert meta["zendesk-360001001-en-us"].url.startswith("https://nordlicht.zendesk.com/hc/en-us/")
+    plain = tmp_path / "folder-articles.json"  # one folder's articles, as the API lists them
+    folders = json.loads((DATA / "freshdesk-folders.json").read_text(encoding="utf-8"))["folders"]
+    plain.write_text(json.dumps(folders[0]["articles"]), encoding="utf-8")
+    assert _import(plain, tmp_path / "plain").counts()["created"] == 2
     with pytest.raises(ImportRefused, match="neither a Zendesk Guide export"):
         (tmp_path / "other.json").write_text('{"tickets": []}', encoding="utf-8")
         _import(tmp_path / "other.json", into)
@@ -330,6 +358,7 @@ def test_reimport_is_incremental_and_never_overwrites_a_local_edit(tmp_path: Pat
     assert "60 days" in returns.read_text(encoding="utf-8")
     assert shipping.read_text(encoding="utf-8") == local  # the local edit is kept
     assert internal.exists()  # removed at the source: reported, not deleted
+    assert _import(source, into).removed == [internal.name]  # … on every run, until it is deleted here
     assert "5,90" not in json.dumps(second.as_dict())  # the report names files, never content
     assert [c.file for c in conflicts(into)] == [shipping.name]
 
@@ -361,6 +390,8 @@ def test_reimport_is_incremental_and_never_overwrites_a_local_edit(tmp_path: Pat
     assert parse_article(shipping).meta.status == "draft"
     with pytest.raises(ImportRefused, match="no open import conflict"):
         resolve_conflict(into, shipping.name, take_source=True)
+    internal.unlink()
+    assert _import(source, into).removed == []
     assert json.loads((into / STATE_FILE).read_text(encoding="utf-8"))["last_report"]["kind"] == "zendesk"
 
 

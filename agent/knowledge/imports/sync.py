@@ -7,7 +7,8 @@ hash of what the source said and of the file as written, and when. On the next i
 - source changed, file as we wrote it (or gone) → the file is updated;
 - source changed AND the file was edited here → a conflict: the local file is kept, the source's
   version is parked in the state until someone takes it (`take_source`) or keeps theirs (`keep_mine`);
-- gone from the source → reported as removed; the file is kept (deleting is a person's decision).
+- gone from the source → reported as removed; the file is kept (deleting is a person's decision), and
+  once it is deleted here too the state forgets it.
 """
 
 from __future__ import annotations
@@ -115,8 +116,11 @@ def sync_batch(batch: SourceBatch, into: Path, *, collection: str, language: Lan
             getattr(report, outcome).append(entry["file"])
             if article.images_dropped and outcome in ("created", "updated"):
                 report.images_dropped[entry["file"]] = article.images_dropped
-        for key, entry in articles.items():
+        for key, entry in list(articles.items()):
             if entry["origin"] == _origin(batch) and key not in seen:
+                if not (into / entry["file"]).exists():  # removed there and deleted here: done with it
+                    del articles[key]
+                    continue
                 entry.setdefault("removed_at", now)
                 report.removed.append(entry["file"])
         report.finished_at = now
