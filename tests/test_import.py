@@ -578,6 +578,8 @@ def test_console_imports_an_export_and_resolves_a_conflict(console: Console, tmp
 
     with pytest.raises(Exception, match="no declared jurisdiction"):  # a website is an egress like any other
         lead.predict(None, "https://help.example.com/sitemap.xml", "general", "auto", api_name="/import_run")
+    with pytest.raises(Exception, match="not one of the websites in import_sources"):  # nor a local service
+        lead.predict(None, "http://127.0.0.1:9/sitemap.xml", "general", "auto", api_name="/import_run")
     events = [e for e in console.services.audit.entries() if e["event"].startswith("knowledge_import")]
     assert [e["event"] for e in events] == [
         "knowledge_import",

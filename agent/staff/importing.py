@@ -13,9 +13,10 @@ from urllib.parse import urlsplit
 from agent.import_settings import ImportSource
 from agent.knowledge.imports.drafts import Language
 from agent.knowledge.imports.helpdesk_api import TOKEN_ENV, Api
+from agent.knowledge.imports.model import ImportRefused
 from agent.knowledge.imports.run import ImportOptions, import_source, is_website
 from agent.knowledge.imports.sync import Conflict, ImportReport, conflicts, resolve_conflict
-from agent.knowledge.imports.website import SitePolicy
+from agent.knowledge.imports.website import SitePolicy, check_site
 from agent.runtime.periodic import Periodic
 
 if TYPE_CHECKING:
@@ -55,9 +56,14 @@ class KnowledgeImports:
         origin: str | None = None,
         api: Api | None = None,
         token: str | None = None,
+        listed_sites_only: bool = False,
     ) -> ImportReport:
         """Import `source` as drafts and audit the run (kind, host of a website, counts). `api` reads a
-        helpdesk's live API with `token` (from the environment or a prompt, never stored)."""
+        helpdesk's live API with `token` (from the environment or a prompt, never stored).
+        `listed_sites_only`: a website must be one of `import_sources`, loopback included (the console:
+        a support lead must not turn the server into a reader of other services on its machine)."""
+        if listed_sites_only and is_website(source):
+            self._check_listed(source)
         options = ImportOptions(
             into=self.folder(into),
             collection=collection,
@@ -72,6 +78,16 @@ class KnowledgeImports:
             details["host"] = urlsplit(source.strip()).hostname
         self.audit.record("knowledge_import", actor, **details)
         return report
+
+    def _check_listed(self, source: str) -> None:
+        check_site(source, self.policy())  # the egress rules first: their message says what to declare
+        host = urlsplit(source.strip()).hostname
+        listed = {urlsplit(e.source.strip()).hostname for e in self.settings.import_sources if e.is_website}
+        if host not in listed:
+            raise ImportRefused(
+                f"{host} is not one of the websites in import_sources: only those can be imported from the "
+                "console. Ask an admin to add it (or run `support-agent import` on the server)."
+            )
 
     def policy(self) -> SitePolicy:
         """The egress rules websites are checked against."""

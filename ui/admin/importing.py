@@ -45,6 +45,7 @@ class ImportConsole:
                 collection=(collection or "general").strip().lower(),
                 language=language or "auto",  # type: ignore[arg-type]
                 origin=None if website else Path(str(upload)).name,
+                listed_sites_only=True,
             )
         except AgentError as exc:  # an undeclared host, an unreadable export …: nothing was written
             raise gr.Error(str(exc)) from None
