@@ -178,7 +178,7 @@ def _import_token() -> str:
     import getpass
     import os
 
-    from agent.knowledge.imports.helpdesk_api import TOKEN_ENV
+    from agent.importing.helpdesk_api import TOKEN_ENV
 
     if os.environ.get(TOKEN_ENV):
         return os.environ[TOKEN_ENV]

@@ -18,11 +18,11 @@ import httpx
 import pytest
 
 from agent.cli import main
+from agent.importing.model import ImportRefused
+from agent.importing.run import ImportOptions, import_source
+from agent.importing.sync import STATE_FILE, conflicts, resolve_conflict
+from agent.importing.website import SitePolicy, check_site
 from agent.knowledge.articles import load_knowledge, parse_article
-from agent.knowledge.imports.model import ImportRefused
-from agent.knowledge.imports.run import ImportOptions, import_source
-from agent.knowledge.imports.sync import STATE_FILE, conflicts, resolve_conflict
-from agent.knowledge.imports.website import SitePolicy, check_site
 from agent.runtime.egress import installed_guard
 from agent.settings import Settings
 from agent.staff.importing import KnowledgeImports, import_schedule

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from agent.import_settings import ImportSource
-from agent.knowledge.imports.drafts import Language
-from agent.knowledge.imports.helpdesk_api import TOKEN_ENV, Api
-from agent.knowledge.imports.model import ImportRefused
-from agent.knowledge.imports.run import ImportOptions, import_source, is_website
-from agent.knowledge.imports.sync import Conflict, ImportReport, conflicts, resolve_conflict
-from agent.knowledge.imports.website import SitePolicy, check_site
+from agent.importing.drafts import Language
+from agent.importing.helpdesk_api import TOKEN_ENV, Api
+from agent.importing.model import ImportRefused
+from agent.importing.run import ImportOptions, import_source, is_website
+from agent.importing.sync import Conflict, ImportReport, conflicts, resolve_conflict
+from agent.importing.website import SitePolicy, check_site
 from agent.runtime.periodic import Periodic
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ import gradio as gr
 import pandas as pd
 
 from agent.errors import AgentError
-from agent.knowledge.imports.sync import ImportReport
+from agent.importing.sync import ImportReport
 from agent.staff.importing import KnowledgeImports
 from agent.staff.services import staff_actor
 from ui.admin.actions import Console

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.knowledge.imports.drafts import COLLECTION, Language
-from agent.knowledge.imports.files import read_documents
-from agent.knowledge.imports.helpdesk_api import TOKEN_ENV, Api, fetch_helpdesk
-from agent.knowledge.imports.helpdesks import read_export
-from agent.knowledge.imports.model import ImportRefused, SourceBatch
-from agent.knowledge.imports.sync import ImportReport, sync_batch
-from agent.knowledge.imports.website import SitePolicy, check_site, crawl_site
+from agent.importing.drafts import COLLECTION, Language
+from agent.importing.files import read_documents
+from agent.importing.helpdesk_api import TOKEN_ENV, Api, fetch_helpdesk
+from agent.importing.helpdesks import read_export
+from agent.importing.model import ImportRefused, SourceBatch
+from agent.importing.sync import ImportReport, sync_batch
+from agent.importing.website import SitePolicy, check_site, crawl_site
 
 LANGUAGES = ("auto", "de", "en")
 

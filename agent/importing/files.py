@@ -10,14 +10,14 @@ from pathlib import Path
 
 import yaml
 
-from agent.knowledge.imports.convert import (
+from agent.importing.convert import (
     Converted,
     docx_to_markdown,
     html_to_markdown,
     pdf_to_markdown,
     web_page,
 )
-from agent.knowledge.imports.model import ImportRefused, Skipped, SourceArticle, SourceBatch
+from agent.importing.model import ImportRefused, Skipped, SourceArticle, SourceBatch
 
 DOCUMENT_TYPES = (".html", ".htm", ".md", ".markdown", ".docx", ".pdf")
 MAX_FILE_BYTES = 20_000_000

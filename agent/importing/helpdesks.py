@@ -16,8 +16,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from agent.knowledge.imports.convert import html_to_markdown
-from agent.knowledge.imports.model import ImportRefused, Skipped, SourceArticle, SourceBatch
+from agent.importing.convert import html_to_markdown
+from agent.importing.model import ImportRefused, Skipped, SourceArticle, SourceBatch
 
 MAX_EXPORT_BYTES = 200_000_000
 FRESHDESK_ALL_USERS = 1

@@ -15,8 +15,8 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urldefrag, urljoin, urlsplit
 
-from agent.knowledge.imports.convert import web_page
-from agent.knowledge.imports.model import ImportRefused, Skipped, SourceArticle, SourceBatch
+from agent.importing.convert import web_page
+from agent.importing.model import ImportRefused, Skipped, SourceArticle, SourceBatch
 from agent.runtime.endpoints import check_endpoint, is_loopback
 
 if TYPE_CHECKING:

@@ -12,9 +12,9 @@ import time
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from agent.knowledge.imports.helpdesks import freshdesk_articles, zendesk_articles
-from agent.knowledge.imports.model import ImportRefused, SourceBatch
-from agent.knowledge.imports.website import USER_AGENT
+from agent.importing.helpdesks import freshdesk_articles, zendesk_articles
+from agent.importing.model import ImportRefused, SourceBatch
+from agent.importing.website import USER_AGENT
 
 Api = Literal["zendesk", "freshdesk"]
 TOKEN_ENV = "SUPPORT_AGENT_IMPORT_TOKEN"

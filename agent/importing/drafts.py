@@ -11,7 +11,7 @@ from typing import Literal
 import yaml
 
 from agent.answering.language import detect_language
-from agent.knowledge.imports.model import SourceArticle
+from agent.importing.model import SourceArticle
 
 Language = Literal["de", "en", "auto"]
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")

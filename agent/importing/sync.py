@@ -22,9 +22,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from agent.importing.drafts import Language, article_id, draft_text, file_name, source_hash
+from agent.importing.model import ImportRefused, SourceBatch
 from agent.knowledge.articles import ArticleProblem, parse_article
-from agent.knowledge.imports.drafts import Language, article_id, draft_text, file_name, source_hash
-from agent.knowledge.imports.model import ImportRefused, SourceBatch
 
 STATE_FILE = ".import-state.json"
 ID_PREFIX = {"files": "doc", "website": "web", "zendesk": "zendesk", "freshdesk": "freshdesk"}
