@@ -166,9 +166,10 @@ def test_website_from_a_start_page_follows_same_host_links_within_max_pages(
         "versandkosten--web-de-versand.md",
     ]
     assert "/private/handbook" not in SiteHandler.requested
-    bounded = _import(f"{website}/en/returns", tmp_path / "one", max_pages=1)
-    assert bounded.counts()["created"] == 1
+    bounded = _import(f"{website}/en/returns", tmp_path / "all", max_pages=1)
+    assert bounded.counts()["unchanged"] == 1
     assert any("beyond max pages (1)" in line for line in bounded.invalid)
+    assert bounded.removed == []  # a page not read this time is not "removed at the source"
 
 
 def test_an_undeclared_host_is_refused_before_any_request(tmp_path: Path) -> None:

@@ -51,3 +51,4 @@ class SourceBatch:
     origin: str  # which source within the kind: a folder or file name, a host; never content
     articles: list[SourceArticle] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    complete: bool = True  # False when a limit cut the source short: then nothing counts as removed

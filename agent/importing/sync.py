@@ -117,7 +117,7 @@ def sync_batch(batch: SourceBatch, into: Path, *, collection: str, language: Lan
             if article.images_dropped and outcome in ("created", "updated"):
                 report.images_dropped[entry["file"]] = article.images_dropped
         for key, entry in list(articles.items()):
-            if entry["origin"] == _origin(batch) and key not in seen:
+            if batch.complete and entry["origin"] == _origin(batch) and key not in seen:
                 if not (into / entry["file"]).exists():  # removed there and deleted here: done with it
                     del articles[key]
                     continue

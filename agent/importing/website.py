@@ -135,6 +135,11 @@ class SiteCrawler:
                     pending.append(self._get(loc))
                 else:
                     pages.append((loc, lastmod))
+        if pending:  # more sitemaps than MAX_SITEMAPS
+            self.batch.complete = False
+            self.batch.skipped.append(
+                Skipped(self.start_url, "", f"more than {MAX_SITEMAPS} sitemaps: rest not read")
+            )
         for url, lastmod in pages:
             self._import_page(url, lastmod)
 
@@ -163,6 +168,7 @@ class SiteCrawler:
             self.batch.skipped.append(Skipped(url, "", "robots.txt disallows it: not fetched"))
             return None
         if len(self._fetched) >= self.max_pages:
+            self.batch.complete = False
             if not any(s.reason.startswith("beyond max pages") for s in self.batch.skipped):
                 self.batch.skipped.append(
                     Skipped(url, "", f"beyond max pages ({self.max_pages}): this and later pages not fetched")
