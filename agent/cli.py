@@ -456,9 +456,15 @@ def _parser() -> argparse.ArgumentParser:
     imports.add_argument(
         "--language", choices=["auto", "de", "en"], default="auto", help="language of the drafts"
     )
-    imports.add_argument("--max-pages", dest="import_max_pages", type=int, help="website: most pages read")
     imports.add_argument(
-        "--delay", dest="import_delay_s", type=float, help="website: seconds between requests"
+        "--max-pages", dest="import_max_pages", metavar="N", type=int, help="website: most pages read"
+    )
+    imports.add_argument(
+        "--delay",
+        dest="import_delay_s",
+        metavar="SECONDS",
+        type=float,
+        help="website: seconds between requests",
     )
     imports.add_argument(
         "--api",
