@@ -134,7 +134,7 @@ class KnowledgeImports:
 
 
 def _kind(entry: ImportSource) -> str:
-    return "website" if entry.is_website else "files"
+    return entry.api or ("website" if entry.is_website else "files")
 
 
 def import_schedule(settings: Settings, audit: AuditLog) -> Periodic | None:
