@@ -488,7 +488,10 @@ def test_scheduled_resync_imports_every_source_and_is_audited(website: str, tmp_
     into = tmp_path / "synced"
     settings = make_settings(
         tmp_path / "data",
-        import_sources=[{"source": f"{website}/sitemap.xml", "into": str(into), "collection": "faq"}],
+        import_sources=[
+            {"source": str(tmp_path / "gone"), "into": str(into)},  # fails: the others still run
+            {"source": f"{website}/sitemap.xml", "into": str(into), "collection": "faq"},
+        ],
         import_sync_hours=24,
         import_delay_s=0,
     )
@@ -503,9 +506,10 @@ def test_scheduled_resync_imports_every_source_and_is_audited(website: str, tmp_
     assert all(parse_article(p).meta.collection == "faq" for p in into.glob("*.md"))
     schedule.run_once()
     entries = [e for e in services.audit.entries() if e["event"] == "knowledge_import"]
-    assert [e["actor"] for e in entries] == ["import-schedule", "import-schedule"]
-    assert entries[0]["details"]["created"] == 2 and entries[1]["details"]["unchanged"] == 2
-    assert entries[0]["details"]["host"] == "127.0.0.1" and entries[0]["details"]["kind"] == "website"
+    assert [e["actor"] for e in entries] == ["import-schedule"] * 4
+    assert entries[0]["details"] == {"kind": "files", "ok": False, "error": "ImportRefused"}
+    assert entries[1]["details"]["created"] == 2 and entries[3]["details"]["unchanged"] == 2
+    assert entries[1]["details"]["host"] == "127.0.0.1" and entries[1]["details"]["kind"] == "website"
     assert "Returning" not in json.dumps(entries)  # counts, never content
 
 
