@@ -39,6 +39,13 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
             "gaps",
             "handoff_inbox",
             "handoff_done",
+            "drafts_list",
+            "drafts_simulate",
+            "articles_publish",
+            "articles_unpublish",
+            "article_versions",
+            "article_diff",
+            "article_rollback",
         }
     ),
     "privacy_officer": frozenset(

@@ -25,6 +25,7 @@ TABS = {  # tab → the action that makes it visible
     "Knowledge": "knowledge_status",
     "Knowledge gaps": "gaps",
     "Simulations": "simulate",
+    "Drafts & publishing": "drafts_list",
     "Handoff inbox": "handoff_inbox",
     "Privacy requests": "privacy_find",
     "Records & incidents": "privacy_records",

@@ -8,6 +8,7 @@ import gradio as gr
 from agent.staff.accounts import ROLES
 from agent.staff.console import UPLOAD_TYPES
 from ui.admin.actions import Console
+from ui.admin.publishing import build_publishing_tab
 
 
 def build_console(console: Console) -> gr.Blocks:
@@ -62,6 +63,7 @@ def build_console(console: Console) -> gr.Blocks:
                     [comparison, compare_chart],
                     api_name="simulation_compare",
                 )
+            build_publishing_tab(console, tabs)
             with gr.Tab("Handoff inbox", visible=False) as tabs["Handoff inbox"]:
                 load_inbox = gr.Button("Load open tickets")
                 inbox = gr.Dataframe(label="Open tickets", wrap=True)
