@@ -169,8 +169,9 @@ class Publishing:
     # versions ----------------------------------------------------------------------------------
     def history(self, article_id: str) -> list[Version]:
         """The article's versions, oldest first (an article edited on disk gets its newest one first)."""
+        article_id = article_id.strip()
         self.versions.snapshot(self._staff.knowledge(), ON_DISK, only=[article_id])
-        return self.versions.history(article_id.strip())
+        return self.versions.history(article_id)
 
     def diff(self, article_id: str, a: int, b: int) -> str:
         """The unified diff from version a to version b."""
