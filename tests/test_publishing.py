@@ -99,6 +99,10 @@ def test_publish_changes_only_the_status_line_and_customers_get_the_answer(live:
     assert [(e["actor"], e["details"]) for e in published] == [("staff:lena", {"ids": [PLUS], "count": 1})]
     assert "membership" not in json.dumps(live.subjects.audit.entries())  # ids and counts, never text
 
+    live.staff_services.publishing.unpublish([PLUS], "staff:lena")  # back to draft: hidden again
+    assert path.read_bytes() == before and {m["status"] for m in _visible(live, PLUS)} == {"draft"}
+    assert _audit(live, "articles_unpublished")[-1]["details"] == {"ids": [PLUS], "count": 1}
+
 
 def test_versions_diff_and_rollback_follow_the_index(live: Services) -> None:
     staff = live.staff_services
