@@ -14,11 +14,13 @@ from typing import Any
 import pytest
 
 from agent.cli import main
+from agent.knowledge.articles import ArticleProblem
 from agent.knowledge.index import open_collection
-from agent.knowledge.publishing import PublishRefused
+from agent.knowledge.publishing import PublishRefused, with_status
 from agent.knowledge.versions import VersionError
 from agent.staff.accounts import ROLE_ACTIONS, ROLES
 from agent.wiring import Services, build_agent, build_generator, build_retriever, build_services, open_store
+from tests.browser import chromium_page, expect, screenshot
 from tests.conftest import KNOWLEDGE_DIR, MODELS_DIR, make_settings, write_article
 from tests.support import BackgroundServer
 from tests.test_console import ACTION_ARGS, PASSWORD, Site, SteppingClock
@@ -102,6 +104,24 @@ def test_publish_changes_only_the_status_line_and_customers_get_the_answer(live:
     live.staff_services.publishing.unpublish([PLUS], "staff:lena")  # back to draft: hidden again
     assert path.read_bytes() == before and {m["status"] for m in _visible(live, PLUS)} == {"draft"}
     assert _audit(live, "articles_unpublished")[-1]["details"] == {"ids": [PLUS], "count": 1}
+
+
+@pytest.mark.parametrize(
+    ("text", "published"),
+    [
+        ("---\nid: a\nstatus: draft\n---\nbody with status: draft\n", "---\nid: a\nstatus: published\n---\n"),
+        (
+            "\ufeff---\r\nid: a\r\nstatus: 'draft'  # new\r\n---\r\nbody\r\n",
+            "\ufeff---\r\nid: a\r\nstatus: 'published'  # new\r\n",
+        ),
+    ],
+)
+def test_only_the_status_value_changes(text: str, published: str) -> None:
+    result = with_status(text, "published")
+    assert result.startswith(published) and len(result) == len(text) + len("published") - len("draft")
+    assert result.endswith(text[-12:])  # the body (which may say "status: draft" itself) stays as it was
+    with pytest.raises(ArticleProblem, match="exactly one"):
+        with_status("---\nid: a\n---\nstatus: draft\n", "published")
 
 
 def test_versions_diff_and_rollback_follow_the_index(live: Services) -> None:
@@ -270,6 +290,22 @@ def test_console_simulate_publish_versions_and_rollback(site: Site, tmp_path: Pa
     details = [e["details"] for e in site.subjects.audit.entries()]
     assert {"ids": [PLUS], "count": 1} in details
     assert {"article": PLUS, "to_version": 1, "new_version": 3} in details
+
+
+def test_the_tab_in_headless_chromium(site: Site) -> None:
+    with chromium_page([]) as page:
+        page.goto(site.url + "admin/")
+        page.locator("#username").fill("support-lead")
+        page.locator("#password").fill(PASSWORD)
+        page.locator("#login").click()
+        tab = page.get_by_role("tab", name="Drafts & publishing")
+        expect(tab).to_be_visible(timeout=60_000)
+        tab.click()
+        page.get_by_role("button", name="Load drafts").click()
+        expect(page.get_by_text(BERLIN).filter(visible=True).first).to_be_visible(timeout=60_000)
+        expect(page.get_by_role("button", name="Simulate drafts vs live")).to_be_visible()
+        expect(page.get_by_role("button", name="Roll back")).to_be_visible()
+        screenshot(page, "console-drafts-and-publishing.png")
 
 
 @pytest.mark.parametrize("role", ["privacy_officer", "admin"])

@@ -20,6 +20,15 @@ from ui.admin.actions import Console, _chart_frame
 TAB = "Drafts & publishing"
 DRAFT_COLUMNS = ["id", "title", "language", "collection", "audience", "updated", "file", "problems"]
 VERSION_COLUMNS = ["version", "who", "when", "why", "file", "hash"]
+CHANGED_COLUMNS = [
+    "id",
+    "question (redacted)",
+    "expected",
+    "live: best article",
+    "live: refused",
+    "with drafts: best article",
+    "with drafts: refused",
+]
 COMPARED = ("questions", "answered", "refused", "citation_accuracy", "recall@3", "latency_p50_s")
 
 
@@ -66,18 +75,7 @@ class PublishingConsole:
                 for key in ("run", "knowledge", *COMPARED)
             ]
         ).astype(str)
-        changed = pd.DataFrame(
-            self.publishing.changed_questions(simulation),
-            columns=[
-                "id",
-                "question (redacted)",
-                "expected",
-                "live: best article",
-                "live: refused",
-                "with drafts: best article",
-                "with drafts: refused",
-            ],
-        )
+        changed = pd.DataFrame(self.publishing.changed_questions(simulation), columns=CHANGED_COLUMNS)
         summary = (
             f"Simulated {live['questions']} questions against the live help center and with "
             f"{len(simulation.drafts)} draft(s) as if published ({', '.join(simulation.drafts)}): "
@@ -201,7 +199,7 @@ def build_publishing_tab(console: Console, tabs: dict[str, Any]) -> None:
     actions = PublishingConsole(console)
     with gr.Tab(TAB, visible=False) as tabs[TAB]:
         load = gr.Button("Load drafts")
-        table = gr.Dataframe(label="Drafts (and invalid article files)", wrap=True)
+        table = gr.Dataframe(label="Drafts (and invalid article files)", headers=DRAFT_COLUMNS, wrap=True)
         problems = gr.Markdown()
         gr.Markdown("### Drafts vs live")
         with gr.Row():
@@ -210,9 +208,11 @@ def build_publishing_tab(console: Console, tabs: dict[str, Any]) -> None:
                 retrieval_only = gr.Checkbox(value=True, label="Retrieval only (fast: no answers generated)")
                 simulate = gr.Button("Simulate drafts vs live", variant="primary")
         summary = gr.Markdown()
-        compared = gr.Dataframe(label="Live vs live + drafts")
+        compared = gr.Dataframe(label="Live vs live + drafts", headers=["figure", "live", "live + drafts"])
         chart = gr.BarPlot(x="figure", y="value", color="run", title="Live vs live + drafts")
-        changed = gr.Dataframe(label="Questions whose best article or refusal changes", wrap=True)
+        changed = gr.Dataframe(
+            label="Questions whose best article or refusal changes", headers=CHANGED_COLUMNS, wrap=True
+        )
         gr.Markdown("### Publish")
         with gr.Row():
             chosen = gr.Dropdown([], multiselect=True, allow_custom_value=True, label="Drafts")
@@ -226,7 +226,7 @@ def build_publishing_tab(console: Console, tabs: dict[str, Any]) -> None:
         with gr.Row():
             article = gr.Dropdown([], allow_custom_value=True, label="Article id")
             show = gr.Button("Show versions")
-        versions = gr.Dataframe(label="Versions", wrap=True)
+        versions = gr.Dataframe(label="Versions", headers=VERSION_COLUMNS, wrap=True)
         with gr.Row():
             first = gr.Number(label="Version A", precision=0)
             second = gr.Number(label="Version B", precision=0)
