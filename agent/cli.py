@@ -91,6 +91,42 @@ def _cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_publish(args: argparse.Namespace) -> int:
+    from agent.wiring import build_services
+
+    if bool(args.ids) == args.all_drafts:
+        raise ConfigError("publish needs article ids or --all-drafts (not both)")
+    publishing = build_services(_settings(args)).staff_services.publishing
+    change = publishing.publish(args.ids, _staff(), all_drafts=args.all_drafts)
+    for article_id in change.ids:
+        print(f"published {article_id} (version {change.versions.get(article_id, '?')})")
+    print(f"index: {change.index.summary()}")
+    return 0
+
+
+def _cmd_versions(args: argparse.Namespace) -> int:
+    from agent.wiring import build_services
+
+    publishing = build_services(_settings(args)).staff_services.publishing
+    if args.diff:
+        print(publishing.diff(args.id, *args.diff) or "(the same text)", end="")
+        return 0
+    for version in publishing.history(args.id):
+        print(f"v{version.version:<4} {version.at} {version.actor:<20} {version.reason:<18} {version.path}")
+    return 0
+
+
+def _cmd_rollback(args: argparse.Namespace) -> int:
+    from agent.wiring import build_services
+
+    publishing = build_services(_settings(args)).staff_services.publishing
+    new = publishing.rollback(args.id, args.to, _staff())
+    print(
+        f"{new.article_id}: the text of version {args.to} is back (now version {new.version}); index updated"
+    )
+    return 0
+
+
 def _report_invalid(kb: KnowledgeBase) -> None:
     """Every skipped article file and why (file and field), and how many, on stderr."""
     for problem in kb.problems:
@@ -414,6 +450,27 @@ def _parser() -> argparse.ArgumentParser:
 
     index = sub.add_parser("index", parents=[common], help="index the knowledge folder (incremental)")
     index.set_defaults(run=_cmd_index)
+
+    publish = sub.add_parser(
+        "publish", parents=[common], help="publish drafts (status: draft → published) and reindex"
+    )
+    publish.add_argument("ids", nargs="*", metavar="ID", help="the article ids of the drafts")
+    publish.add_argument("--all-drafts", action="store_true", help="publish every valid draft")
+    publish.set_defaults(run=_cmd_publish)
+
+    versions = sub.add_parser("versions", parents=[common], help="an article's versions (who, when, why)")
+    versions.add_argument("id", help="the article id")
+    versions.add_argument(
+        "--diff", nargs=2, type=int, metavar=("A", "B"), help="print the diff from version A to B"
+    )
+    versions.set_defaults(run=_cmd_versions)
+
+    rollback = sub.add_parser(
+        "rollback", parents=[common], help="write an earlier version back to an article's file and reindex"
+    )
+    rollback.add_argument("id", help="the article id")
+    rollback.add_argument("--to", type=int, required=True, metavar="N", help="the version to go back to")
+    rollback.set_defaults(run=_cmd_rollback)
 
     ask = sub.add_parser("ask", parents=[common], help="answer one question in the terminal")
     ask.add_argument("question", help="the customer's question")

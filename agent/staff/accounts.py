@@ -42,6 +42,13 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
             "import_run",
             "import_conflicts",
             "import_resolve",
+            "drafts_list",
+            "drafts_simulate",
+            "articles_publish",
+            "articles_unpublish",
+            "article_versions",
+            "article_diff",
+            "article_rollback",
         }
     ),
     "privacy_officer": frozenset(

@@ -11,7 +11,9 @@ Everything is taken from the `agent.wiring.Services` it belongs to, on first use
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +21,7 @@ from agent.errors import AgentError
 from agent.knowledge.articles import KnowledgeBase, load_knowledge
 from agent.knowledge.index import IndexReport, sync_index
 from agent.knowledge.retrieval import Retriever
+from agent.knowledge.versions import ON_DISK, VERSIONS_FILE, ArticleVersions
 from agent.privacy.audit import AuditReport
 from agent.privacy.store import Ticket
 from agent.privacy.subjects import DataSubjects, SubjectSummary
@@ -45,6 +48,7 @@ from agent.staff.console import (
 from agent.staff.two_factor import Enrolment
 
 if TYPE_CHECKING:
+    from agent.staff.publishing import Publishing
     from agent.wiring import Services
 
 SECRET_URLS = (
@@ -226,6 +230,7 @@ class StaffServices:
         from agent.wiring import build_embedder, open_store
 
         kb = kb or self.knowledge()
+        new_versions = self.article_versions.snapshot(kb, ON_DISK)  # edits made directly in the files
         live = self._loaded_retriever()
         report = sync_index(
             kb,
@@ -237,8 +242,20 @@ class StaffServices:
         )
         if live:
             live.refresh()
-        self._audit("reindex", actor, summary=report.summary())
+        self._audit("reindex", actor, summary=report.summary(), new_versions=len(new_versions))
         return report
+
+    @cached_property
+    def article_versions(self) -> ArticleVersions:
+        """Every article's recorded versions (data dir)."""
+        return ArticleVersions(self.settings.data_dir / VERSIONS_FILE)
+
+    @cached_property
+    def publishing(self) -> Publishing:
+        """Drafts, drafts-vs-live simulation, publish and unpublish, versions, diff and rollback."""
+        from agent.staff.publishing import Publishing
+
+        return Publishing(self, self.article_versions)
 
     def gaps(self) -> list[Gap]:
         """Refused and thumbs-down questions, grouped, most frequent first, with the closest article."""
@@ -250,14 +267,27 @@ class StaffServices:
         """The folders a simulation may replay against: the live one, then the configured drafts."""
         return [self.settings.knowledge_dir, *self.settings.draft_knowledge_dirs]
 
-    def simulate(self, questions_file: Path, knowledge: Path, *, retrieval_only: bool, username: str) -> str:
-        """Replay a file of past tickets against `knowledge` in a new run folder; returns the run id."""
+    def simulate(
+        self,
+        questions_file: Path,
+        knowledge: Path,
+        *,
+        retrieval_only: bool,
+        username: str,
+        shown_as: str | None = None,
+        seed_index: Path | None = None,
+    ) -> str:
+        """Replay a file of past tickets against `knowledge` (named `shown_as` in the run's overview) in a
+        new run folder; returns the run id. `seed_index`: an index to start from (only the articles that
+        differ are embedded again)."""
         from agent.evaluation.simulate import load_questions, run_simulation
         from agent.wiring import build_simulation
 
         questions = load_questions(questions_file)
         out = new_run_dir(self.settings, f"{knowledge.name}-{'retrieval' if retrieval_only else 'answers'}")
-        (out / "run.json").write_text(json.dumps({"knowledge": str(knowledge), "by": username}))
+        (out / "run.json").write_text(json.dumps({"knowledge": shown_as or str(knowledge), "by": username}))
+        if seed_index is not None:
+            shutil.copytree(seed_index, out / "data" / "index")
         pipeline, kb = build_simulation(self.settings, out, knowledge=knowledge)
         run_simulation(pipeline, questions, out, kb=kb, retrieval_only=retrieval_only, progress=False)
         remove_old_runs(self.settings)

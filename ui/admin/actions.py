@@ -25,6 +25,8 @@ TABS = {  # tab → the action that makes it visible
     "Knowledge": "knowledge_status",
     "Knowledge gaps": "gaps",
     "Simulations": "simulate",
+    "Import": "import_run",
+    "Drafts & publishing": "drafts_list",
     "Handoff inbox": "handoff_inbox",
     "Privacy requests": "privacy_find",
     "Records & incidents": "privacy_records",
@@ -32,7 +34,6 @@ TABS = {  # tab → the action that makes it visible
     "Audit trail": "audit_view",
     "Users": "users_list",
     "Configuration": "config_view",
-    "Import": "import_run",
 }
 
 

@@ -7,8 +7,9 @@ import gradio as gr
 
 from agent.staff.accounts import ROLES
 from agent.staff.console import UPLOAD_TYPES
-from ui.admin.actions import Console
+from ui.admin.actions import TABS, Console
 from ui.admin.importing import build_import_tab
+from ui.admin.publishing import build_publishing_tab
 
 
 def build_console(console: Console) -> gr.Blocks:
@@ -63,6 +64,8 @@ def build_console(console: Console) -> gr.Blocks:
                     [comparison, compare_chart],
                     api_name="simulation_compare",
                 )
+            build_import_tab(console, tabs)
+            build_publishing_tab(console, tabs)
             with gr.Tab("Handoff inbox", visible=False) as tabs["Handoff inbox"]:
                 load_inbox = gr.Button("Load open tickets")
                 inbox = gr.Dataframe(label="Open tickets", wrap=True)
@@ -155,6 +158,6 @@ def build_console(console: Console) -> gr.Blocks:
                 backup.click(
                     console.backup, [backup_folder, backup_passphrase], backed_up, api_name="backup_create"
                 )
-            build_import_tab(console, tabs)
-        page.load(console.whoami, None, [who, *tabs.values()], api_visibility="private")
+        # whoami answers in TABS order; the tabs are built in the order support leads work in
+        page.load(console.whoami, None, [who, *(tabs[name] for name in TABS)], api_visibility="private")
     return page
