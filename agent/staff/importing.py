@@ -17,6 +17,8 @@ from agent.importing.model import ImportRefused
 from agent.importing.run import ImportOptions, import_source, is_website
 from agent.importing.sync import Conflict, ImportReport, conflicts, resolve_conflict
 from agent.importing.website import SitePolicy, check_site
+from agent.knowledge.articles import load_knowledge
+from agent.knowledge.versions import VERSIONS_FILE, ArticleVersions
 from agent.runtime.periodic import Periodic
 
 if TYPE_CHECKING:
@@ -33,6 +35,7 @@ class KnowledgeImports:
     def __init__(self, settings: Settings, audit: AuditLog) -> None:
         self.settings = settings
         self.audit = audit
+        self.versions = ArticleVersions(settings.data_dir / VERSIONS_FILE)
 
     @property
     def default_into(self) -> Path:
@@ -77,7 +80,17 @@ class KnowledgeImports:
         if is_website(source):
             details["host"] = urlsplit(source.strip()).hostname
         self.audit.record("knowledge_import", actor, **details)
+        self._record_versions(options.into, [*report.created, *report.updated], actor)
         return report
+
+    def _record_versions(self, into: Path, files: list[str], actor: str) -> None:
+        """A new version ("imported", by `actor`) of each draft this import wrote."""
+        if not files:
+            return
+        written = {(into / name).resolve() for name in files}
+        kb = load_knowledge(self.settings.knowledge_dir)
+        ids = [a.id for a in kb.articles if a.path.resolve() in written]
+        self.versions.snapshot(kb, actor, "imported", only=ids)
 
     def _check_listed(self, source: str) -> None:
         check_site(source, self.policy())  # the egress rules first: their message says what to declare
@@ -104,6 +117,8 @@ class KnowledgeImports:
     def resolve(self, file: str, *, take_source: bool, actor: str, into: Path | None = None) -> None:
         """Take the source's version of a conflicting draft, or keep the local one; audited."""
         resolve_conflict(self.folder(into), file, take_source=take_source)
+        if take_source:
+            self._record_versions(self.folder(into), [file], actor)
         choice = "take_source" if take_source else "keep_mine"
         self.audit.record("knowledge_import_resolved", actor, file=file, choice=choice)
 
