@@ -74,6 +74,17 @@ def test_duplicate_id_keeps_the_first_and_reports_the_second(tmp_path: Path) -> 
     assert "duplicate id 'en-same'" in problem.message
 
 
+def test_a_draft_repeating_a_live_id_never_takes_the_live_article_offline(tmp_path: Path) -> None:
+    (tmp_path / "a-drafts").mkdir()
+    (tmp_path / "b-live").mkdir()
+    draft = write_article(tmp_path / "a-drafts", "en-same", title="Imported", status="draft")
+    write_article(tmp_path / "b-live", "en-same", title="Live")
+    kb = load_knowledge(tmp_path)
+    assert [a.meta.title for a in kb.articles] == ["Live"]  # although the draft's path sorts first
+    [problem] = kb.problems
+    assert problem.path == draft and problem.field == "id"
+
+
 def test_empty_body_and_non_utf8_are_reported(tmp_path: Path) -> None:
     path = write_article(tmp_path, "en-empty")
     path.write_text(path.read_text(encoding="utf-8").split("# ")[0], encoding="utf-8")

@@ -137,12 +137,13 @@ class ArticleProblem(ValueError):
 
 
 def load_knowledge(folder: Path) -> KnowledgeBase:
-    """Read every *.md under folder. Invalid files and duplicate ids are reported and skipped."""
+    """Read every *.md under folder. Invalid files and duplicate ids are reported and skipped (of two
+    files with one id the published one is kept, else the first by path)."""
     if not folder.is_dir():
         raise KnowledgeError(f"The knowledge folder {folder} does not exist. Create it or set knowledge_dir.")
     articles: list[Article] = []
     problems: list[Problem] = []
-    seen: dict[str, Path] = {}
+    seen: dict[str, Article] = {}
     for path in sorted(folder.rglob("*.md")):
         if path.name.lower() == "readme.md":
             continue
@@ -154,9 +155,14 @@ def load_knowledge(folder: Path) -> KnowledgeBase:
         except OSError as exc:
             problems.append(Problem(path, "", f"cannot be read: {exc.strerror}"))
             continue
-        if article.id in seen:
-            problems.append(Problem(path, "id", f"duplicate id '{article.id}' (also in {seen[article.id]})"))
+        kept = seen.get(article.id)
+        if kept is None:
+            seen[article.id] = article
+            articles.append(article)
             continue
-        seen[article.id] = path
-        articles.append(article)
+        if kept.meta.status == "draft" and article.meta.status == "published":
+            # a draft (e.g. an import) that repeats a live article's id must never take it offline
+            articles[articles.index(kept)] = seen[article.id] = article
+            kept, article = article, kept
+        problems.append(Problem(article.path, "id", f"duplicate id '{article.id}' (also in {kept.path})"))
     return KnowledgeBase(articles=articles, problems=problems)
