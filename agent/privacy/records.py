@@ -109,6 +109,8 @@ def retention_text(settings: Settings) -> str:
         "are kept until done); "
         f"feedback and unanswered questions: {settings.feedback_retention_days} days; "
         f"simulation uploads and reports: {settings.simulation_retention_days} days; "
+        f"anonymous answer statistics (counts per day, no person): {settings.statistics_retention_days} "
+        "days; "
         f"audit trail: {settings.audit_retention_days} days (older entries pruned behind a verifiable "
         "checkpoint); download copies of an export: 1 hour. Purged every "
         f"{settings.purge_interval_minutes} minutes by the server and by `support-agent privacy purge`."

@@ -8,6 +8,8 @@ import gradio as gr
 from agent.staff.accounts import ROLES
 from agent.staff.console import UPLOAD_TYPES
 from ui.admin.actions import Console
+from ui.admin.knowledge import build_knowledge_tab
+from ui.admin.overview import build_overview_tab
 
 
 def build_console(console: Console) -> gr.Blocks:
@@ -18,13 +20,8 @@ def build_console(console: Console) -> gr.Blocks:
         who = gr.Markdown("", elem_id="who")
         tabs = {}
         with gr.Tabs():
-            with gr.Tab("Knowledge", visible=False) as tabs["Knowledge"]:
-                refresh = gr.Button("Refresh")
-                status = gr.JSON(label="Knowledge status")
-                reindex = gr.Button("Reindex now", variant="primary")
-                reindex_out = gr.Markdown()
-                refresh.click(console.knowledge, None, status, api_name="knowledge_status")
-                reindex.click(console.reindex, None, reindex_out, api_name="reindex")
+            tabs["Overview"] = build_overview_tab(console)
+            tabs["Knowledge"] = build_knowledge_tab(console)
             with gr.Tab("Knowledge gaps", visible=False) as tabs["Knowledge gaps"]:
                 load_gaps = gr.Button("Load")
                 gaps = gr.Dataframe(label="Questions the help center does not serve yet", wrap=True)
