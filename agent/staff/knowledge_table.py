@@ -72,7 +72,7 @@ def article_rows(
             "status": meta.status,
             "audience": meta.audience,
             "updated": meta.updated.isoformat(),
-            "last indexed": indexed.get(meta.id) or "not yet",
+            "last indexed": _indexed(indexed.get(meta.id)),
             "cited": used.cited if used else 0,
             "thumbs up": up,
             "thumbs down": down,
@@ -81,6 +81,14 @@ def article_rows(
         if chosen.keeps(values):
             rows.append([values[column] for column in ARTICLE_COLUMNS])
     return rows
+
+
+def _indexed(at: str | None) -> str:
+    """When the index last embedded an article: its run's time; "earlier" when that run came before
+    per-article times were kept; "not yet" when no run has seen the article."""
+    if at is None:
+        return "not yet"
+    return at or "earlier"
 
 
 def problem_rows(kb: KnowledgeBase) -> list[list[str]]:

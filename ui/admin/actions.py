@@ -273,6 +273,7 @@ class Console:
             [
                 f"Retention: **{s.retention_days} days** after the last message; handoff tickets "
                 f"{s.ticket_retention_days} days after done; feedback {s.feedback_retention_days} days; "
+                f"anonymous answer statistics {s.statistics_retention_days} days; "
                 f"simulation uploads and reports {s.simulation_retention_days} days; audit trail "
                 f"{s.audit_retention_days} days. Purge every {s.purge_interval_minutes} minutes. Stored now: "
                 f"{subjects} conversations, {messages} messages.",
