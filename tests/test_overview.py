@@ -24,6 +24,7 @@ from agent.privacy.subjects import DataSubjects
 from agent.settings import Settings
 from agent.staff.overview import COLUMNS, figures, total
 from agent.wiring import build_services
+from tests.browser import chromium_page, expect, screenshot
 from tests.conftest import KNOWLEDGE_DIR, make_settings, write_article
 from tests.support import BackgroundServer, message_text
 from ui.app import create_app
@@ -146,7 +147,8 @@ def test_overview_csv_has_the_figures_and_no_text(site: Site) -> None:
     assert rows[0] == list(COLUMNS)
     assert rows[-1][0] == "total" and all(r[0].startswith(("20", "total")) for r in rows[1:])
     assert len(rows) - 1 == len(table["data"])
-    assert [int(v) for v in rows[-1][1:5]] == [int(v) for v in table["data"][-1][1:5]]
+    assert [int(v) for v in rows[-1][1:5]] == [int(v) for v in table["data"][0][1:5]]  # the totals
+    assert [r[0] for r in rows[1:-1]] == [r[0] for r in table["data"][:0:-1]]  # oldest first in the file
     text = path.read_text(encoding="utf-8")
     assert "Hamburg" not in text and "@" not in text and "return an item" not in text
 
@@ -211,6 +213,34 @@ def test_retention_purges_old_statistics_and_weeks_add_up(site: Site) -> None:
     assert site.subjects.statistics.answers(date.today())  # today's rows stay
 
 
+def test_overview_and_knowledge_tabs_in_headless_chromium(site: Site) -> None:
+    for days_ago, answered in ((2, 3), (4, 1), (6, 2)):  # a few earlier days, so the charts draw lines
+        moment = datetime.now(UTC) - timedelta(days=days_ago)
+        earlier = AnswerStatistics(site.subjects.store, clock=lambda moment=moment: moment)
+        for n in range(answered):
+            earlier.record_answer(None, refused=False, seconds=2.0 + n, article="en-returns", language="en")
+        earlier.record_answer(None, refused=True, seconds=0.3, article=None, language="de")
+        earlier.record_rating(None, "en-returns", helpful=days_ago != 4)
+    requests: list[str] = []
+    with chromium_page(requests, viewport={"width": 1400, "height": 1000}) as page:
+        page.goto(site.url + "admin/")
+        page.locator("#username").fill("support-lead")
+        page.locator("#password").fill(PASSWORD)
+        page.locator("#login").click()
+        expect(page.get_by_role("tab", name="Overview")).to_be_visible(timeout=60_000)
+        page.get_by_role("button", name="Show").click()
+        expect(page.get_by_text("answer rate").first).to_be_visible(timeout=60_000)
+        expect(page.get_by_role("gridcell", name="total")).to_be_visible()
+        expect(page.get_by_role("gridcell", name="en-returns").first).to_be_visible()
+        screenshot(page, "console-overview.png")
+        page.get_by_role("tab", name="Knowledge", exact=True).click()
+        page.get_by_role("button", name="Refresh").click()
+        expect(page.get_by_text("1 invalid file(s)")).to_be_visible(timeout=60_000)
+        expect(page.get_by_role("gridcell", name="broken-article.md").first).to_be_visible()
+        screenshot(page, "console-knowledge.png")
+    assert all(url.startswith((site.url.rstrip("/"), "data:", "blob:")) for url in requests)
+
+
 def test_figures_per_day_and_week() -> None:
     start, today = date(2026, 11, 23), date(2026, 11, 30)  # Monday to the next Monday
     answers = [
@@ -235,8 +265,8 @@ def test_figures_per_day_and_week() -> None:
 
 
 def _total(table: dict[str, Any]) -> dict[str, Any]:
-    """The overview table's total row by column name (missing values as 0)."""
-    row = dict(zip(table["headers"], table["data"][-1], strict=True))
+    """The overview table's total row (its first) by column name (missing values as 0)."""
+    row = dict(zip(table["headers"], table["data"][0], strict=True))
     assert row["period"] == "total"
     return {k: (v if v is not None else 0) for k, v in row.items()}
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 
 from agent.knowledge.articles import KnowledgeBase
 from agent.knowledge.index import read_state
@@ -88,12 +89,20 @@ def _indexed(at: str | None) -> str:
     per-article times were kept; "not yet" when no run has seen the article."""
     if at is None:
         return "not yet"
-    return at or "earlier"
+    return at[:16].replace("T", " ") if at else "earlier"  # UTC, to the minute
 
 
-def problem_rows(kb: KnowledgeBase) -> list[list[str]]:
-    """One row per invalid file: file, field (empty when the whole file is at fault), message."""
-    return [[str(p.path), p.field, p.message] for p in kb.problems]
+def problem_rows(kb: KnowledgeBase, folder: Path) -> list[list[str]]:
+    """One row per invalid file: file (relative to the knowledge folder), field (empty when the whole
+    file is at fault), message."""
+    return [[_relative(p.path, folder), p.field, p.message] for p in kb.problems]
+
+
+def _relative(path: Path, folder: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(folder.resolve()))
+    except ValueError:
+        return str(path)
 
 
 def filter_choices(kb: KnowledgeBase) -> dict[str, list[str]]:

@@ -121,6 +121,14 @@ def period_of(day: str, weekly: bool) -> str:
     return f"{year}-W{week:02d}"
 
 
+def first_day(label: str) -> date:
+    """The first day of a period label (a day, or an ISO week's Monday)."""
+    if "-W" in label:
+        year, week = label.split("-W")
+        return date.fromisocalendar(int(year), int(week), 1)
+    return date.fromisoformat(label)
+
+
 def figures(
     answers: list[AnswerRow],
     ratings: list[RatingCount],

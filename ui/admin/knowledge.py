@@ -21,6 +21,9 @@ from agent.staff.knowledge_table import (
 )
 from ui.admin.actions import Console
 
+# id, title, language, collection, status, audience, updated, last indexed, cited, 👍, 👎, 👍 share
+COLUMN_WIDTHS = ["13%", "21%", "5%", "8%", "7%", "6%", "8%", "12%", "5%", "5%", "5%", "5%"]
+
 
 class KnowledgeActions:
     """The Knowledge tab's server side (each method starts with `Console.require`)."""
@@ -40,7 +43,9 @@ class KnowledgeActions:
         return (
             _summary(self.services.knowledge_status(), shown=len(rows)),
             pd.DataFrame(rows, columns=list(ARTICLE_COLUMNS)),
-            pd.DataFrame(problem_rows(kb), columns=list(PROBLEM_COLUMNS)),
+            pd.DataFrame(
+                problem_rows(kb, self.console.settings.knowledge_dir), columns=list(PROBLEM_COLUMNS)
+            ),
         )
 
 
@@ -63,6 +68,7 @@ def build_knowledge_tab(console: Console) -> gr.Tab:
             interactive=False,
             show_search="filter",
             wrap=True,
+            column_widths=COLUMN_WIDTHS,
         )
         problems = gr.Dataframe(
             label="Invalid files (skipped by the index)",

@@ -5,13 +5,14 @@ largest knowledge gaps and a CSV export – counts only, from the anonymous answ
 from __future__ import annotations
 
 import secrets
+import time
 from typing import Any
 
 import gradio as gr
 import pandas as pd
 
 from agent.clock import utc_now
-from agent.staff.overview import COLUMNS, GROUPINGS, PERIODS, Overview, csv_text, overview
+from agent.staff.overview import COLUMNS, GROUPINGS, PERIODS, Overview, csv_text, first_day, overview
 from ui.admin.actions import Console
 
 COUNTS = ("questions", "answered", "refused", "handed off")
@@ -19,6 +20,7 @@ RATES = ("answer rate", "deflection", "satisfaction")
 CITED_COLUMNS = ["article", "title", "cited", "thumbs up", "thumbs down"]
 GAP_COLUMNS = ["asked", "refused", "thumbs down", "closest article", "relevance"]
 TOP = 10
+EXPORT_KEEP_S = 3600  # earlier CSV exports are removed by the next export after an hour
 
 
 class OverviewActions:
@@ -50,6 +52,9 @@ class OverviewActions:
         report = self._report(period, grouping)
         folder = self.console.settings.temp_dir / "overview"
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for earlier in folder.glob("overview-*.csv"):  # counts only, still: keep no pile of copies
+            if time.time() - earlier.stat().st_mtime > EXPORT_KEEP_S:
+                earlier.unlink(missing_ok=True)
         per = "week" if grouping == "per week" else "day"
         path = folder / f"overview-{report.start}-{report.today}-per-{per}-{secrets.token_hex(3)}.csv"
         path.write_text(csv_text([*report.rows, report.total]), encoding="utf-8")
@@ -108,9 +113,13 @@ def build_overview_tab(console: Console) -> gr.Tab:
         with gr.Row():
             counts = gr.LinePlot(x="period", y="count", color="figure", title="Questions and outcomes")
             rates = gr.LinePlot(
-                x="period", y="share", color="figure", title="Answer rate, deflection, satisfaction"
+                x="period",
+                y="share",
+                color="figure",
+                title="Answer rate, deflection, satisfaction",
+                y_lim=[0, 1],
             )
-        ratings = gr.BarPlot(x="period", y="count", color="figure", title="👍 and 👎")
+        ratings = gr.BarPlot(x="period", y="count", color="figure", title="Thumbs up and down")
         with gr.Row():
             cited = gr.Dataframe(label="Most cited articles", headers=CITED_COLUMNS, interactive=False)
             gaps = gr.Dataframe(
@@ -130,13 +139,15 @@ def build_overview_tab(console: Console) -> gr.Tab:
 
 
 def _table(report: Overview) -> pd.DataFrame:
-    return pd.DataFrame([row.row() for row in [*report.rows, report.total]], columns=list(COLUMNS))
+    """The total first, then the days or weeks newest first: what a lead looks for is on top."""
+    return pd.DataFrame([row.row() for row in [report.total, *report.rows[::-1]]], columns=list(COLUMNS))
 
 
 def _long(table: pd.DataFrame, columns: tuple[str, ...], value: str) -> pd.DataFrame:
     """Columns of the table (without its total row) as (period, figure, value) rows for a chart."""
     per_period = table[table["period"] != "total"]
     long = per_period.melt(id_vars="period", value_vars=list(columns), var_name="figure", value_name=value)
+    long["period"] = pd.to_datetime(long["period"].map(first_day))  # a time axis, not one label per row
     return long.dropna(subset=[value])
 
 
