@@ -96,6 +96,7 @@ def test_chat_turns_ratings_and_handoffs_are_counted_without_anything_personal(s
     assert "Source:" in message_text(chat[-1])
     kept.predict(api_name="/rate_up")
     kept.predict(api_name="/rate_up")  # a second click on the same answer is not counted again
+    kept.predict(REFUSED, api_name="/chat")  # kept, so it also becomes a knowledge gap
     anonymous = site.customer()
     anonymous.predict(api_name="/consent_none")
     _, chat = anonymous.predict(REFUSED, api_name="/chat")
@@ -115,25 +116,27 @@ def test_chat_turns_ratings_and_handoffs_are_counted_without_anything_personal(s
         assert personal not in stored
     assert not re.search(r"\d:\d\d", stored)  # no time of day
     today = datetime.now(UTC).date().isoformat()
-    mine = rows[-2:]
-    assert [r[0] for r in mine] == [today, today]
-    assert [r[1] for r in mine] == ["answered", "refused"]
-    assert mine[0][3] and mine[1][3] is None  # the answer cites its article, the refusal none
+    mine = rows[-3:]
+    assert [r[0] for r in mine] == [today] * 3
+    assert [r[1] for r in mine] == ["answered", "refused", "refused"]
+    assert mine[0][3] and mine[1][3] is None  # the answer cites its article, a refusal none
     assert all(r[2] is not None and round(r[2], 1) == r[2] for r in mine)  # tenths of a second
 
     headline, table, counts, rates, ratings, cited, gaps = lead.predict(*LAST_WEEK, api_name="/overview")
     after = _total(table)
     assert table["headers"] == list(COLUMNS)
     delta = {k: after[k] - before[k] for k in ("questions", "answered", "refused", "handed off")}
-    assert delta == {"questions": 2, "answered": 1, "refused": 1, "handed off": 1}
+    assert delta == {"questions": 3, "answered": 1, "refused": 2, "handed off": 1}
     assert (after["thumbs up"] - before["thumbs up"], after["thumbs down"] - before["thumbs down"]) == (1, 1)
-    times = [r[2] for r in rows]
+    week_start = (datetime.now(UTC).date() - timedelta(days=6)).isoformat()
+    times = [r[2] for r in rows if r[0] >= week_start and r[2] is not None]
     assert after["median answer s"] == round(statistics.median(times), 1)
     assert after["answer rate"] == round(after["answered"] / after["questions"], 2)
     assert "questions" in headline and "answer rate" in headline
     assert {p["figure"] for p in _plot_rows(counts)} == {"questions", "answered", "refused", "handed off"}
     assert any(r[0] == mine[0][3] and r[2] >= 1 for r in cited["data"])  # the cited article is listed
     assert gaps["headers"] == ["asked", "refused", "thumbs down", "closest article", "relevance"]
+    assert gaps["data"] and gaps["data"][0][0] >= 1 and gaps["data"][0][3]  # a count and the closest article
     assert "Hamburg" not in str(gaps["data"])  # grouped counts only, never the question
 
 
@@ -149,6 +152,8 @@ def test_overview_csv_has_the_figures_and_no_text(site: Site) -> None:
     assert len(rows) - 1 == len(table["data"])
     assert [int(v) for v in rows[-1][1:5]] == [int(v) for v in table["data"][0][1:5]]  # the totals
     assert [r[0] for r in rows[1:-1]] == [r[0] for r in table["data"][:0:-1]]  # oldest first in the file
+    with pytest.raises(Exception, match="not in the list of choices"):  # checked before any work
+        lead.predict("last 365 days", "per day", api_name="/overview_csv")
     text = path.read_text(encoding="utf-8")
     assert "Hamburg" not in text and "@" not in text and "return an item" not in text
 

@@ -12,6 +12,7 @@ import gradio as gr
 import pandas as pd
 
 from agent.clock import utc_now
+from agent.errors import AgentError
 from agent.staff.overview import COLUMNS, GROUPINGS, PERIODS, Overview, csv_text, first_day, overview
 from ui.admin.actions import Console
 
@@ -65,10 +66,15 @@ class OverviewActions:
             raise gr.Error(f"Choose a period: {', '.join(PERIODS)}.")
         if grouping not in GROUPINGS:
             raise gr.Error(f"Choose {' or '.join(GROUPINGS)}.")
-        today = utc_now().date()
-        return overview(
-            self.services.subjects.statistics, PERIODS[period], today, weekly=grouping == "per week"
-        )
+        try:
+            return overview(
+                self.services.subjects.statistics,
+                PERIODS[period],
+                utc_now().date(),
+                weekly=grouping == "per week",
+            )
+        except AgentError as exc:  # e.g. the store cannot be read
+            raise gr.Error(str(exc)) from None
 
     def _cited(self, report: Overview) -> pd.DataFrame:
         titles = {a.id: a.meta.title for a in self.services.knowledge().articles}
