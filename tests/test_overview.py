@@ -201,21 +201,26 @@ def test_a_role_without_the_overview_is_refused(site: Site) -> None:
     assert refused and not any(e["details"]["allowed"] for e in refused[-4:])
 
 
-def test_retention_purges_old_statistics_and_weeks_add_up(site: Site) -> None:
+def test_retention_purges_old_statistics_and_keeps_recent_ones(site: Site) -> None:
     now = datetime.now(UTC)
     old_day = now - timedelta(days=site.settings.statistics_retention_days + 2)
     past = AnswerStatistics(site.subjects.store, clock=lambda: old_day)
     past.record_answer(None, refused=True, seconds=1.0, article=None, language="de")
     past.record_rating(None, None, helpful=False)
     past.record_handoff(None, "refused")
+    site.subjects.statistics.record_answer(None, refused=False, seconds=1.2, article=None, language="en")
     old = old_day.date()
     assert [a.day for a in site.subjects.statistics.answers(old)][0] == old.isoformat()
+
+    restricted = site.subjects.consent_to_store()
+    site.subjects.limit_processing(restricted, "restrict", actor="test")
+    assert not site.subjects.statistics.counts(restricted) and site.subjects.statistics.counts(None)
 
     summary = site.subjects.purge(actor="test")
     assert summary["answer_statistics_deleted"] == 3
     assert summary["statistics_retention_days"] == site.settings.statistics_retention_days
     assert all(a.day > old.isoformat() for a in site.subjects.statistics.answers(old))
-    assert site.subjects.statistics.answers(date.today())  # today's rows stay
+    assert site.subjects.statistics.answers(now.date())  # today's rows stay
 
 
 def test_overview_and_knowledge_tabs_in_headless_chromium(site: Site) -> None:
