@@ -57,6 +57,14 @@ class PrivacySettings(BaseModel):
         "simulations (CSV, JSONL in the data dir's temp folder) are deleted this many days after they "
         "were written.",
     )
+    statistics_retention_days: int = Field(
+        400,
+        ge=1,
+        le=3650,
+        description="Anonymous answer statistics (per day: questions, outcome, answer time, cited article, "
+        "language, 👍/👎 and handoff counts; nothing about who asked or what) are deleted this many days "
+        "after their day.",
+    )
     audit_retention_days: int = Field(
         730,
         ge=1,
@@ -96,6 +104,7 @@ class PrivacySettings(BaseModel):
             "handoff tickets": self.ticket_retention_days,
             "feedback": self.feedback_retention_days,
             "simulation uploads and reports": self.simulation_retention_days,
+            "answer statistics (anonymous)": self.statistics_retention_days,
             "audit trail": self.audit_retention_days,
         }
 

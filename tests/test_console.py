@@ -34,7 +34,8 @@ from ui.app import create_app
 PASSWORD = "correct horse battery staple"
 # Arguments for every console action (the server refuses before it looks at them).
 ACTION_ARGS: dict[str, tuple[Any, ...]] = {
-    "knowledge_status": (),
+    "overview": ("last 7 days", "per day"),
+    "knowledge_status": ("all", "all", "all"),
     "reindex": (),
     "gaps": (),
     "simulate": (None, str(KNOWLEDGE_DIR), True),
@@ -410,8 +411,10 @@ def test_console_page_in_headless_chromium(site: Site) -> None:
         page.get_by_text("Logged in as").wait_for(timeout=60_000)
         expect(page.get_by_role("tab", name="Knowledge", exact=True)).to_be_visible()
         expect(page.get_by_role("tab", name="Users")).to_be_hidden()  # not this role's
+        expect(page.get_by_role("tab", name="Overview")).to_be_visible()
+        page.get_by_role("tab", name="Knowledge", exact=True).click()
         page.get_by_role("button", name="Refresh").click()
-        page.get_by_text("by_collection").wait_for(timeout=60_000)
+        expect(page.get_by_text("47 articles")).to_be_visible(timeout=60_000)
         screenshot(page, "console-page.png")
     assert all(url.startswith((site.url.rstrip("/"), "data:", "blob:")) for url in requests)
 
@@ -422,8 +425,9 @@ def _first(result: Any) -> Any:
 
 def test_reindex_retention_audit_and_users_from_the_console(site: Site) -> None:
     lead = site.console("support-lead")
-    status = lead.predict(api_name="/knowledge_status")
-    assert status["articles"] == 47 and status["by_status"] == {"draft": 2, "published": 45}
+    summary, articles, problems = lead.predict("all", "all", "all", api_name="/knowledge_status")
+    assert "**47 articles** (2 draft, 45 published; 47 shown)" in summary and not problems["data"]
+    assert len(articles["data"]) == 47
     assert "unchanged 47" in lead.predict(api_name="/reindex")
     assert site.subjects.audit.entries()[-1]["event"] == "reindex"
 

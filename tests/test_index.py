@@ -48,7 +48,7 @@ def test_add_change_delete_touch_exactly_those_articles(
     small_kb: Path, tmp_path: Path, embedder: SentenceTransformerEmbedder
 ) -> None:
     index_dir = tmp_path / "index"
-    sync_index(load_knowledge(small_kb), embedder, index_dir, progress=False)
+    first = sync_index(load_knowledge(small_kb), embedder, index_dir, progress=False)
     before = _chunk_ids_by_article(index_dir, embedder)
 
     write_article(small_kb, "en-warranty", body="## Warranty\n\nTwo years of statutory warranty.")
@@ -71,6 +71,12 @@ def test_add_change_delete_touch_exactly_those_articles(
     again = sync_index(load_knowledge(small_kb), embedder, index_dir, progress=False)
     assert again.added == again.updated == again.removed == []
     assert sorted(again.unchanged) == ["en-returns", "en-shipping", "en-warranty"]
+    # when each article was last embedded: the run that added or changed it, kept by later runs
+    assert read_state(index_dir)["indexed_at"] == {
+        "en-returns": report.finished_at,
+        "en-shipping": first.finished_at,
+        "en-warranty": report.finished_at,
+    }
 
 
 def test_interrupted_run_leaves_previous_index_usable(

@@ -76,11 +76,19 @@ def test_retention_per_category_on_postgresql(databases: tuple[str, str], tmp_pa
         retention_days=10,
         ticket_retention_days=20,
         feedback_retention_days=40,
+        statistics_retention_days=30,
     )
     subjects = open_data_subjects(settings)
     rated, handed = subjects.consent_to_store(), subjects.consent_to_store()
     subjects.remember(rated, "Gibt es Gutscheine?", "Dazu finde ich nichts.")
     subjects.rate(rated, "Gibt es Gutscheine?", helpful=False)
+    subjects.statistics.record_answer(rated, refused=True, seconds=0.44, article=None, language="de")
+    for _ in range(2):  # the second adds to the day's row
+        subjects.statistics.record_rating(rated, None, helpful=False)
+    assert [(r.outcome, r.seconds) for r in subjects.statistics.answers(datetime.now(UTC).date())] == [
+        ("refused", 0.4)
+    ]
+    assert [r.down for r in subjects.statistics.ratings(datetime.now(UTC).date())] == [2]
     ticket, _ = subjects.open_ticket(handed, "Paket beschädigt", "kim@example.org")
     subjects.store.close_ticket(ticket, by="lead")
     start = datetime.now(UTC)
@@ -90,6 +98,7 @@ def test_retention_per_category_on_postgresql(databases: tuple[str, str], tmp_pa
     ]
     assert figures == [(0, 0, 0), (2, 0, 0), (0, 1, 0), (0, 0, 1)]
     assert [c["expired_conversations_erased"] for c in counts] == [0, 0, 1, 1]
+    assert [c["answer_statistics_deleted"] for c in counts] == [0, 0, 0, 2]
     assert subjects.store.counts() == (0, 0)
     subjects.store.close()
 

@@ -124,6 +124,7 @@ def test_retention_periods_are_checked() -> None:
         "handoff tickets": 90,
         "feedback": 90,
         "simulation uploads and reports": 30,
+        "answer statistics (anonymous)": 400,
         "audit trail": 730,
     }
     with pytest.raises(ConfigError, match="audit_retention_days .60. is shorter than ticket_retention_days"):

@@ -23,6 +23,7 @@ from agent.runtime.rate_limits import RateLimits
 from agent.settings import Settings
 from agent.staff.helpdesk import notify_helpdesk
 from ui.texts import texts
+from ui.turn_statistics import count_answer, count_handoff, count_rating
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +139,7 @@ def respond(
         chat[-1] = {"role": "assistant", "content": apology(settings, message)}
     if answer is not None and answer.done:
         _count(answer)
+        count_answer(subjects, session, answer)
         history.append((answer.question, answer.text))
         log.info(
             "answered: refused=%s language=%s sources=%d redacted=%s stored=%s total_s=%s",
@@ -253,6 +255,7 @@ def rate_last_answer(
     """Thumbs up/down on the last answer; kept only for customers who chose to keep their conversation."""
     if not session or not history:
         return texts(ui)["nothing_to_rate"]
+    count_rating(subjects, session, helpful)
     if session.get("store"):
         try:
             subjects.rate(session["reference"], history[-1][0], helpful)
@@ -288,6 +291,7 @@ def hand_off(
         log.error("could not open a handoff ticket: %s", type(exc).__name__)
         return said["sorry"], session
     metrics.HANDOFFS.inc()
+    count_handoff(subjects, session)
     notify_helpdesk(settings, subjects, number, transcript, contact)
     session = {**session, "reference": reference}  # the ticket can be downloaded or deleted with it
     return said["ticket_opened"].format(number=number, reference=reference), session

@@ -37,6 +37,7 @@ class IndexReport:
     invalid: list[str] = field(default_factory=list)
     chunks: int = 0
     finished_at: str = ""
+    indexed_at: dict[str, str] = field(default_factory=dict)  # article id → run that last embedded it
 
     def summary(self) -> str:
         """One line a support lead can read."""
@@ -181,6 +182,11 @@ def sync_index(
 
     report.chunks = collection.count()
     report.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
+    earlier, fresh = (read_state(index_dir) or {}).get("indexed_at", {}), {*report.added, *report.updated}
+    report.indexed_at = {
+        article_id: report.finished_at if article_id in fresh else earlier.get(article_id, "")
+        for article_id in sorted(current)
+    }
     write_state(index_dir, report)
     return report
 

@@ -119,6 +119,8 @@ def retention_text(settings: Settings) -> str:
         "are kept until done); "
         f"feedback and unanswered questions: {settings.feedback_retention_days} days; "
         f"simulation uploads and reports: {settings.simulation_retention_days} days; "
+        f"anonymous answer statistics (counts per day, no person): {settings.statistics_retention_days} "
+        "days; "
         f"audit trail: {settings.audit_retention_days} days (older entries pruned behind a verifiable "
         "checkpoint); download copies of an export: 1 hour. Purged every "
         f"{settings.purge_interval_minutes} minutes by the server and by `support-agent privacy purge`."
@@ -266,7 +268,9 @@ def privacy_page_html(settings: Settings) -> str:
             "die Verwendung zur Verbesserung unserer Hilfe-Artikel (Art. 21) und Widerruf Ihrer Einwilligung "
             "(Art. 7 Abs. 3) sowie auf Beschwerde bei einer Aufsichtsbehörde (Art. 77). Herunterladen, "
             "Berichtigen, Einschränken, Widersprechen und Löschen können Sie direkt im Chat unter „Meine "
-            "Daten“ mit Ihrem Referenzcode.",
+            "Daten“ mit Ihrem Referenzcode. Wie gut der Chat hilft, zählen wir anonym (Tag, beantwortet "
+            "oder nicht, Antwortzeit, zitierter Artikel, Sprache, 👍/👎, Übergaben – ohne Text und ohne "
+            "Bezug zu Ihnen); nicht, solange Sie die Verarbeitung eingeschränkt oder widersprochen haben.",
         ),
         (
             "en",
@@ -275,7 +279,10 @@ def privacy_page_html(settings: Settings) -> str:
             "rectification (Art. 16), restriction of processing (Art. 18), to object to the use of your "
             "conversation for improving our help articles (Art. 21), to withdraw your consent (Art. 7(3)) "
             "and to lodge a complaint with a supervisory authority (Art. 77). Download, correct, restrict, "
-            "object and delete directly in the chat under “My data” with your reference code.",
+            "object and delete directly in the chat under “My data” with your reference code. We count "
+            "how well the chat helps anonymously (day, answered or not, answer time, cited article, "
+            "language, 👍/👎, handoffs – no text and nothing linked to you); not while you restrict "
+            "processing or object.",
         ),
     ):
         sections.append(

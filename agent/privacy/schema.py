@@ -72,6 +72,32 @@ REDACTION_COUNTS = sa.Table(
     sa.Column("kind", sa.String(16), primary_key=True),
     sa.Column("count", sa.Integer, nullable=False),
 )
+# Answer statistics for the support lead's overview (agent.privacy.answer_stats): anonymous rows and
+# counts – the UTC day, never a time of day, a subject, a session or any text.
+ANSWER_STATS = sa.Table(
+    "answer_stats",
+    DATA_TABLES,
+    sa.Column("day", sa.String(10), nullable=False, index=True),
+    sa.Column("outcome", sa.String(16), nullable=False),  # answered | refused
+    sa.Column("seconds", sa.Float),  # answer time, rounded to 0.1 s
+    sa.Column("article", sa.String(200)),  # the cited article's id, if any
+    sa.Column("language", sa.String(8), nullable=False),
+)
+RATING_COUNTS = sa.Table(
+    "rating_counts",
+    DATA_TABLES,
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("article", sa.String(200), primary_key=True),  # "" when the answer cited none
+    sa.Column("up", sa.Integer, nullable=False),
+    sa.Column("down", sa.Integer, nullable=False),
+)
+HANDOFF_COUNTS = sa.Table(
+    "handoff_counts",
+    DATA_TABLES,
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("after", sa.String(16), primary_key=True),  # the answer before it: answered | refused | none
+    sa.Column("count", sa.Integer, nullable=False),
+)
 # Every table that holds a subject's rows (compacted after an erasure).
 SUBJECT_DATA = ", ".join(t.name for t in (MESSAGES, SIGNALS, TICKETS, PROCESSING_LIMITS, SUBJECTS))
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from agent.clock import iso, utc_now
 from agent.errors import AgentError
+from agent.privacy.answer_stats import AnswerStatistics
 from agent.privacy.audit import AuditError, AuditLog, DatabaseAuditLog
 from agent.privacy.crypto import Keyring, load_master_key, new_reference_code, normalise_reference_code
 from agent.privacy.redaction import Redactor
@@ -87,6 +88,7 @@ class DataSubjects:
         self._settings = settings
         self.store = store
         self.audit = audit
+        self.statistics = AnswerStatistics(store)  # anonymous counts for the support lead's overview
         self._forget_caches = forget_caches or (lambda: None)
         self._erasures_seen: int | None = None  # the audit entry up to which erasures were followed
         self._exports = settings.temp_dir / "exports"
@@ -284,7 +286,8 @@ class DataSubjects:
         key go too (audited as `erasure_by_retention`) unless a ticket or feedback still within its own
         period needs them; then only the messages go. Tickets: `ticket_retention_days` after they were
         marked done (open ones stay: a customer is waiting for the reply; they are counted). Feedback:
-        `feedback_retention_days` after it was given. Simulation run folders and uploaded past-ticket
+        `feedback_retention_days` after it was given. Anonymous answer statistics:
+        `statistics_retention_days` after their day. Simulation run folders and uploaded past-ticket
         files in the temp folder: `simulation_retention_days` after they were last written. Audit
         entries: `audit_retention_days`, pruned behind a checkpoint. Download copies: after one hour.
         """
@@ -297,6 +300,9 @@ class DataSubjects:
         feedback_deleted, tickets_deleted = self.store.erase_expired_rows(
             feedback_before=before(settings.feedback_retention_days),
             tickets_done_before=before(settings.ticket_retention_days),
+        )
+        statistics_deleted = self.statistics.purge(
+            (now - timedelta(days=settings.statistics_retention_days)).date()
         )
         erased = messages_deleted = 0
         for subject in self.store.expired(settings.retention_days, now):
@@ -327,6 +333,7 @@ class DataSubjects:
                 before(settings.ticket_retention_days)
             ),
             "feedback_deleted": feedback_deleted,
+            "answer_statistics_deleted": statistics_deleted,
             "simulation_uploads_deleted": uploads,
             "simulation_runs_deleted": runs,
             "audit_entries_pruned": pruned,
@@ -336,6 +343,7 @@ class DataSubjects:
             "ticket_retention_days": settings.ticket_retention_days,
             "feedback_retention_days": settings.feedback_retention_days,
             "simulation_retention_days": settings.simulation_retention_days,
+            "statistics_retention_days": settings.statistics_retention_days,
             "audit_retention_days": settings.audit_retention_days,
         }
         self.audit.record("purge", actor, **summary)

@@ -32,6 +32,7 @@ from agent.staff.two_factor import Enrolment, TwoFactor
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "support_lead": frozenset(
         {
+            "overview",
             "knowledge_status",
             "reindex",
             "simulate",

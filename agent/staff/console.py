@@ -41,7 +41,7 @@ def knowledge_status(settings: Settings) -> dict[str, Any]:
             "at": datetime.fromtimestamp(state_file.stat().st_mtime, UTC).isoformat(timespec="seconds")
             if state_file.exists()
             else None,
-            "summary": {k: len(v) if isinstance(v, list) else v for k, v in (state or {}).items()},
+            "summary": {k: len(v) if isinstance(v, list | dict) else v for k, v in (state or {}).items()},
         },
     }
 

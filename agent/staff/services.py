@@ -257,10 +257,12 @@ class StaffServices:
 
         return Publishing(self, self.article_versions)
 
-    def gaps(self) -> list[Gap]:
-        """Refused and thumbs-down questions, grouped, most frequent first, with the closest article."""
+    def gaps(self, since: str | None = None) -> list[Gap]:
+        """Refused and thumbs-down questions (given since `since`, an ISO time, if set), grouped, most
+        frequent first, with the closest article."""
         retriever = self._services.agent.retriever
-        return group_gaps(self.subjects.store.signals(GAP_KINDS), retriever.embedder, retriever)
+        signals = [s for s in self.subjects.store.signals(GAP_KINDS) if since is None or s.at >= since]
+        return group_gaps(signals, retriever.embedder, retriever)
 
     # simulations --------------------------------------------------------------------------------
     def knowledge_folders(self) -> list[Path]:

@@ -22,6 +22,7 @@ from ui.admin.login import ADMIN_PATH, session_token
 
 _PROGRESS = gr.Progress(track_tqdm=True)  # Gradio fills it in per call; it follows the indexer's tqdm bar
 TABS = {  # tab → the action that makes it visible
+    "Overview": "overview",
     "Knowledge": "knowledge_status",
     "Knowledge gaps": "gaps",
     "Simulations": "simulate",
@@ -63,11 +64,6 @@ class Console:
         return (greeting, *[gr.Tab(visible=session.may(action)) for action in TABS.values()])
 
     # support lead ------------------------------------------------------------------------------
-    def knowledge(self, request: gr.Request) -> dict[str, Any]:
-        """Articles by collection / language / status, validation errors, the last index run."""
-        self.require("knowledge_status", request)
-        return self.services.knowledge_status()
-
     def reindex(self, request: gr.Request, progress: gr.Progress = _PROGRESS) -> str:
         """Bring the index up to date with the knowledge folder, then refresh the live retriever."""
         session = self.require("reindex", request)
@@ -279,6 +275,7 @@ class Console:
             [
                 f"Retention: **{s.retention_days} days** after the last message; handoff tickets "
                 f"{s.ticket_retention_days} days after done; feedback {s.feedback_retention_days} days; "
+                f"anonymous answer statistics {s.statistics_retention_days} days; "
                 f"simulation uploads and reports {s.simulation_retention_days} days; audit trail "
                 f"{s.audit_retention_days} days. Purge every {s.purge_interval_minutes} minutes. Stored now: "
                 f"{subjects} conversations, {messages} messages.",

@@ -5,7 +5,6 @@ entries are `agent.staff.importing.KnowledgeImports`'."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import gradio as gr
 import pandas as pd
@@ -87,10 +86,10 @@ def report_markdown(report: ImportReport) -> str:
     return "\n".join(lines)
 
 
-def build_import_tab(console: Console, tabs: dict[str, Any]) -> None:
+def build_import_tab(console: Console) -> gr.Tab:
     """The Import tab, wired to its actions (api names import_run, import_conflicts, import_resolve)."""
     imports = ImportConsole(console)
-    with gr.Tab("Import", visible=False) as tabs["Import"]:
+    with gr.Tab("Import", visible=False) as tab:
         with gr.Row():
             upload = gr.File(
                 label="HTML, Markdown, DOCX or PDF files (or a .zip of them), or a Zendesk / Freshdesk "
@@ -116,3 +115,4 @@ def build_import_tab(console: Console, tabs: dict[str, Any]) -> None:
         )
         load.click(imports.conflicts, None, conflicts, api_name="import_conflicts")
         resolve.click(imports.resolve, [file, choice], [resolved, conflicts], api_name="import_resolve")
+    return tab

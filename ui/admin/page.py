@@ -9,6 +9,8 @@ from agent.staff.accounts import ROLES
 from agent.staff.console import UPLOAD_TYPES
 from ui.admin.actions import TABS, Console
 from ui.admin.importing import build_import_tab
+from ui.admin.knowledge import build_knowledge_tab
+from ui.admin.overview import build_overview_tab
 from ui.admin.publishing import build_publishing_tab
 
 
@@ -20,13 +22,8 @@ def build_console(console: Console) -> gr.Blocks:
         who = gr.Markdown("", elem_id="who")
         tabs = {}
         with gr.Tabs():
-            with gr.Tab("Knowledge", visible=False) as tabs["Knowledge"]:
-                refresh = gr.Button("Refresh")
-                status = gr.JSON(label="Knowledge status")
-                reindex = gr.Button("Reindex now", variant="primary")
-                reindex_out = gr.Markdown()
-                refresh.click(console.knowledge, None, status, api_name="knowledge_status")
-                reindex.click(console.reindex, None, reindex_out, api_name="reindex")
+            tabs["Overview"] = build_overview_tab(console)
+            tabs["Knowledge"] = build_knowledge_tab(console)
             with gr.Tab("Knowledge gaps", visible=False) as tabs["Knowledge gaps"]:
                 load_gaps = gr.Button("Load")
                 gaps = gr.Dataframe(label="Questions the help center does not serve yet", wrap=True)
@@ -64,8 +61,8 @@ def build_console(console: Console) -> gr.Blocks:
                     [comparison, compare_chart],
                     api_name="simulation_compare",
                 )
-            build_import_tab(console, tabs)
-            build_publishing_tab(console, tabs)
+            tabs["Import"] = build_import_tab(console)
+            tabs["Drafts & publishing"] = build_publishing_tab(console)
             with gr.Tab("Handoff inbox", visible=False) as tabs["Handoff inbox"]:
                 load_inbox = gr.Button("Load open tickets")
                 inbox = gr.Dataframe(label="Open tickets", wrap=True)

@@ -194,10 +194,10 @@ class PublishingConsole:
         return pd.DataFrame(rows, columns=DRAFT_COLUMNS).fillna("")
 
 
-def build_publishing_tab(console: Console, tabs: dict[str, Any]) -> None:
-    """The "Drafts & publishing" tab, registered in `tabs` (shown per role by `Console.whoami`)."""
+def build_publishing_tab(console: Console) -> gr.Tab:
+    """The "Drafts & publishing" tab (shown per role by `Console.whoami`)."""
     actions = PublishingConsole(console)
-    with gr.Tab(TAB, visible=False) as tabs[TAB]:
+    with gr.Tab(TAB, visible=False) as tab:
         load = gr.Button("Load drafts")
         table = gr.Dataframe(label="Drafts (and invalid article files)", headers=DRAFT_COLUMNS, wrap=True)
         problems = gr.Markdown()
@@ -259,6 +259,7 @@ def build_publishing_tab(console: Console, tabs: dict[str, Any]) -> None:
             [rolled_back, versions],
             api_name="article_rollback",
         )
+    return tab
 
 
 def _versions_frame(history: list[Version]) -> pd.DataFrame:
