@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from agent.answering.assistant import AgentPolicy, SupportAgent
+from agent.answering.curated import CuratedMatcher, CuratedSource
 from agent.answering.generation import GenerationOptions, Generator, LlamaCppGenerator
 from agent.answering.guard import GroundingGuard, GuardPolicy
 from agent.answering.inference_pool import InferencePool
@@ -24,6 +26,7 @@ from agent.privacy.subjects import DataSubjects, open_data_subjects
 from agent.runtime.models import resolve
 from agent.settings import Settings
 from agent.staff.accounts import StaffDirectory
+from agent.staff.curated_store import CuratedAnswerStore
 from agent.staff.services import StaffServices
 from agent.staff.two_factor import TwoFactor
 
@@ -118,10 +121,13 @@ def answer_slots(settings: Settings) -> int:
 
 
 def build_agent(
-    settings: Settings, embedder: Embedder | None = None, generator: Generator | None = None
+    settings: Settings,
+    embedder: Embedder | None = None,
+    generator: Generator | None = None,
+    curated: Callable[[], CuratedSource] | None = None,
 ) -> SupportAgent:
     """A ready SupportAgent for the given settings: model loaded, BM25 built (nothing waits for the
-    first customer)."""
+    first customer). `curated`: where the support leads' curated answers are read (on first use)."""
     embedder = embedder or build_embedder(settings)
     retriever = build_retriever(settings, embedder)
     retriever.warm()
@@ -131,6 +137,7 @@ def build_agent(
         agent_policy(settings),
         GroundingGuard(embedder, GuardPolicy(formal_german=settings.german_address == "Sie")),
         Turnstile(slots=answer_slots(settings), max_waiting=settings.max_waiting_customers),
+        CuratedMatcher(curated, embedder, settings.curated_answer_min_similarity) if curated else None,
     )
 
 
@@ -202,8 +209,14 @@ class Services:
 
     @cached_property
     def agent(self) -> SupportAgent:
-        """The answering agent (loads the models and opens the index on first use)."""
-        return build_agent(self.settings, self.embedder)
+        """The answering agent (loads the models and opens the index on first use); it reads the
+        curated answers from the conversation store when the first question comes."""
+        return build_agent(self.settings, self.embedder, curated=lambda: self.curated_store)
+
+    @cached_property
+    def curated_store(self) -> CuratedAnswerStore:
+        """The support leads' curated answers, in the conversation store's database."""
+        return CuratedAnswerStore(self.subjects.store.engine)
 
     @cached_property
     def staff_services(self) -> StaffServices:

@@ -39,6 +39,11 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
             "gaps",
             "handoff_inbox",
             "handoff_done",
+            "curated_list",
+            "curated_pick",
+            "curated_load",
+            "curated_save",
+            "curated_remove",
         }
     ),
     "privacy_officer": frozenset(

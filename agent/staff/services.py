@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,7 @@ from agent.staff.console import (
     remove_old_runs,
     run_overview,
 )
+from agent.staff.curated import CuratedAnswers
 from agent.staff.two_factor import Enrolment
 
 if TYPE_CHECKING:
@@ -245,6 +247,11 @@ class StaffServices:
         retriever = self._services.agent.retriever
         return group_gaps(self.subjects.store.signals(GAP_KINDS), retriever.embedder, retriever)
 
+    @cached_property
+    def curated(self) -> CuratedAnswers:
+        """The support leads' curated answers (list, save, remove; audited)."""
+        return CuratedAnswers(self, lambda: self._services.curated_store, self._retriever, self._audit)
+
     # simulations --------------------------------------------------------------------------------
     def knowledge_folders(self) -> list[Path]:
         """The folders a simulation may replay against: the live one, then the configured drafts."""
@@ -317,6 +324,17 @@ class StaffServices:
         return values
 
     # internals ----------------------------------------------------------------------------------
+    def _retriever(self) -> Retriever:
+        """The live agent's retriever if it is loaded, else one over the index (no chat model loaded)."""
+        live = self._loaded_retriever()
+        if live is not None:
+            return live
+        if "_index_retriever" not in vars(self):
+            from agent.wiring import build_retriever
+
+            self._index_retriever = build_retriever(self.settings, self._services.embedder)
+        return self._index_retriever
+
     def _loaded_retriever(self) -> Retriever | None:
         """The live agent's retriever if the agent is loaded already (Services caches it once built)."""
         agent = vars(self._services).get("agent")

@@ -8,6 +8,7 @@ import gradio as gr
 from agent.staff.accounts import ROLES
 from agent.staff.console import UPLOAD_TYPES
 from ui.admin.actions import Console
+from ui.admin.curated import build_curated
 
 
 def build_console(console: Console) -> gr.Blocks:
@@ -29,6 +30,7 @@ def build_console(console: Console) -> gr.Blocks:
                 load_gaps = gr.Button("Load")
                 gaps = gr.Dataframe(label="Questions the help center does not serve yet", wrap=True)
                 load_gaps.click(console.gaps, None, gaps, api_name="gaps")
+                build_curated(console)
             with gr.Tab("Simulations", visible=False) as tabs["Simulations"]:
                 with gr.Row():
                     upload = gr.File(
