@@ -303,7 +303,7 @@ def test_console_start_from_a_gap_save_list_edit_and_remove(console_site: tuple[
     assert all(choice[1] != "internal-goodwill" for choice in articles["choices"])  # customer-visible only
 
     form = lead.predict(saved, api_name="/curated_load")
-    assert form[0] == saved and form[2] == RETURNS_EN and form[4] == "en-returns"
+    assert form[0] == saved and form[2] == RETURNS_EN and form[4]["value"] == "en-returns"
     edited = "Sale items: 30 days to return them, as for everything else."
     _, note, table = lead.predict(saved, form[1], edited, "en", "en-returns", True, api_name="/curated_save")
     assert [r for r in table["data"] if r[0] == saved][0][1].startswith("Can I return")
