@@ -125,9 +125,12 @@ def build_agent(
     embedder: Embedder | None = None,
     generator: Generator | None = None,
     curated: Callable[[], CuratedSource] | None = None,
+    *,
+    count_curated_uses: bool = True,
 ) -> SupportAgent:
     """A ready SupportAgent for the given settings: model loaded, BM25 built (nothing waits for the
-    first customer). `curated`: where the support leads' curated answers are read (on first use)."""
+    first customer). `curated`: where the support leads' curated answers are read (on first use);
+    `count_curated_uses`: off for simulations (they are not customers)."""
     embedder = embedder or build_embedder(settings)
     retriever = build_retriever(settings, embedder)
     retriever.warm()
@@ -137,7 +140,11 @@ def build_agent(
         agent_policy(settings),
         GroundingGuard(embedder, GuardPolicy(formal_german=settings.german_address == "Sie")),
         Turnstile(slots=answer_slots(settings), max_waiting=settings.max_waiting_customers),
-        CuratedMatcher(curated, embedder, settings.curated_answer_min_similarity) if curated else None,
+        CuratedMatcher(
+            curated, embedder, settings.curated_answer_min_similarity, count_uses=count_curated_uses
+        )
+        if curated
+        else None,
     )
 
 
@@ -148,9 +155,11 @@ def build_simulation(
     knowledge: Path | None = None,
     data_dir: Path | None = None,
     generator: Generator | None = None,
+    curated: Callable[[], CuratedSource] | None = None,
 ) -> tuple[SupportAgent, KnowledgeBase]:
     """An agent over its own index of `knowledge` (default: the live folder) in `data_dir` (default:
-    OUT/data), brought up to date first. The live index is never written."""
+    OUT/data), brought up to date first. The live index is never written. `curated`: the live curated
+    answers, given where their article is customer-visible in this index (their uses are not counted)."""
     knowledge = knowledge or settings.knowledge_dir
     data_dir = data_dir or out_dir / "data"
     if data_dir.resolve() == settings.data_dir.resolve():
@@ -169,7 +178,7 @@ def build_simulation(
     if sim.vector_store_url:  # the simulation's index must never be written into the live server
         sim = sim.model_copy(update={"vector_store_url": None})
     sync_index(kb, embedder, sim.index_dir, chunk_size=sim.chunk_size)
-    return build_agent(sim, embedder, generator), kb
+    return build_agent(sim, embedder, generator, curated, count_curated_uses=False), kb
 
 
 @dataclass

@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 
 from agent.answering.assistant import SupportAgent
+from agent.answering.curated import CuratedMatcher
 from agent.answering.generation import Generator
 from agent.cli import main
+from agent.privacy.store import StoreError
 from agent.staff.curated import CuratedError
 from agent.wiring import Services, build_agent, build_generator, build_services
 from tests.conftest import make_settings
@@ -119,6 +121,17 @@ def test_wrong_language_is_not_matched(
     got = desk.agent.ask("Can I return items from the sale?")
     assert got.language == "en" and not got.curated and got.text != RETURNS_DE
     assert desk.agent.ask("kann ich artikel aus dem sale zurückgeben").curated  # German still matches
+
+
+def test_an_unreadable_store_means_the_normal_way(embedder, caplog: pytest.LogCaptureFixture) -> None:
+    class UnreachableStore:  # the fault: the database is down
+        def fingerprint(self) -> None:
+            raise StoreError("Could not read the curated answers: connection refused")
+
+    matcher = CuratedMatcher(lambda: UnreachableStore(), embedder, 0.94)
+    vector = embedder.embed_query("Can I return items I bought in the sale?")
+    assert matcher.match(vector, "en", lambda article: {"title": "t"}) is None
+    assert "curated answers unavailable: StoreError" in caplog.text and "sale" not in caplog.text
 
 
 def test_switched_off_answers_are_not_given(helpdesk: Helpdesk) -> None:
@@ -228,6 +241,39 @@ def test_cli_lists_and_removes(helpdesk: Helpdesk, capsys: pytest.CaptureFixture
     assert main(["curated", "remove", str(saved), *data]) == 0
     assert helpdesk.services.curated_store.answers() == []
     assert helpdesk.services.staff_services.audit_entries()[-1]["actor"].startswith("cli:")
+
+
+def test_simulations_give_curated_answers_without_counting_them(
+    helpdesk: Helpdesk, tmp_path: Path, demo_data_dir: Path
+) -> None:
+    from agent.evaluation.simulate import load_questions, run_simulation
+    from agent.wiring import build_simulation
+
+    saved = helpdesk.save("Can I return an item I bought in the sale?", RETURNS_EN, "en", "en-returns")
+    questions = tmp_path / "tickets.jsonl"
+    rows = [
+        {
+            "id": "sale",
+            "question": "Can I return items I bought in the sale?",
+            "expected_article": "en-returns",
+        },
+        {
+            "id": "password",
+            "question": "How do I reset my password?",
+            "expected_article": "en-password-reset",
+        },
+    ]
+    questions.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    out = tmp_path / "run"
+    shutil.copytree(demo_data_dir / "index", out / "data" / "index")  # only brought up to date
+    store = helpdesk.services.curated_store
+    agent, kb = build_simulation(helpdesk.services.settings, out, curated=lambda: store)
+    run_simulation(agent, load_questions(questions), out, kb=kb, retrieval_only=True, progress=False)
+    sale, password = (json.loads(line) for line in (out / "results.jsonl").read_text().splitlines())
+    assert sale["curated"] == saved and sale["answer"] == RETURNS_EN
+    assert [c["id"] for c in sale["citations"]] == ["en-returns"]
+    assert password["curated"] == 0 and password["citations"][0]["id"] == "en-password-reset"
+    assert store.get(saved).uses == 0  # a simulation is not a customer
 
 
 # the console ------------------------------------------------------------------------------------

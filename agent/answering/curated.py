@@ -93,8 +93,9 @@ class CuratedMatcher:
         read: the question then goes the normal way). `article` gives a customer-visible article's
         metadata, or None."""
         try:
-            candidates = self._candidates(np.asarray(vector, dtype=np.float32), language)
-            for similarity, answer in candidates:
+            for similarity, answer in self.similarities(vector, language):
+                if similarity < self.min_similarity:
+                    break  # highest first: none of the rest is close enough either
                 meta = article(answer.article_id)
                 if meta is None:
                     continue  # its article was removed, unpublished or left the scope: inactive
@@ -118,9 +119,6 @@ class CuratedMatcher:
             if answer.language == language and answer.active and len(vectors)
         ]
         return sorted(scored, key=lambda pair: -pair[0])
-
-    def _candidates(self, query: np.ndarray, language: str) -> list[tuple[float, CuratedAnswer]]:
-        return [(s, a) for s, a in self.similarities(query.tolist(), language) if s >= self.min_similarity]
 
     def _refresh(self) -> None:
         """Reload the answers (embedding only new or edited wordings) when the store changed."""

@@ -265,7 +265,9 @@ class StaffServices:
         questions = load_questions(questions_file)
         out = new_run_dir(self.settings, f"{knowledge.name}-{'retrieval' if retrieval_only else 'answers'}")
         (out / "run.json").write_text(json.dumps({"knowledge": str(knowledge), "by": username}))
-        pipeline, kb = build_simulation(self.settings, out, knowledge=knowledge)
+        pipeline, kb = build_simulation(
+            self.settings, out, knowledge=knowledge, curated=lambda: self._services.curated_store
+        )
         run_simulation(pipeline, questions, out, kb=kb, retrieval_only=retrieval_only, progress=False)
         remove_old_runs(self.settings)
         self._audit("simulation", staff_actor(username), run=out.name, questions=len(questions))
