@@ -26,7 +26,7 @@ class CuratedConsole:
         self._console = console
         self._curated = console.services.curated
 
-    def list(self, request: gr.Request) -> tuple[pd.DataFrame, Any]:
+    def show(self, request: gr.Request) -> tuple[pd.DataFrame, Any]:
         """Every curated answer with its state and uses; the articles an answer may rest on."""
         self._console.require("curated_list", request)
         return self._table(), self._articles()
@@ -155,7 +155,7 @@ def build_curated(console: Console) -> None:
         show = gr.Button("Load curated answers")
         table = gr.Dataframe(label="Curated answers", wrap=True)
         form = [answer_id, questions, answer, language, article, active, message]
-        show.click(curated.list, None, [table, article], api_name="curated_list")
+        show.click(curated.show, None, [table, article], api_name="curated_list")
         pick.click(curated.pick, [gap_row], form, api_name="curated_pick")
         load.click(curated.load, [answer_id], form, api_name="curated_load")
         save.click(
