@@ -426,6 +426,25 @@ def _confirmed(question: str) -> bool:
         return False
 
 
+def _cmd_curated(args: argparse.Namespace) -> int:
+    from agent.wiring import build_services
+
+    staff = build_services(_settings(args)).staff_services
+    if args.action == "list":
+        for row in staff.curated.rows():
+            answer = row.answer
+            print(
+                f"{answer.id:>4} {answer.language:<3} {answer.article_id:<28} used {answer.uses:<6} "
+                f"{answer.updated_at} {answer.author:<16} {row.status} | {answer.questions[0][:60]}"
+            )
+        return 0
+    if args.id is None:
+        raise ConfigError("curated remove needs the answer's id (see `support-agent curated list`)")
+    staff.curated.remove(args.id, _staff())
+    print(f"removed curated answer {args.id}")
+    return 0
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     from ui.app import serve
 
@@ -594,6 +613,11 @@ def _parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", help="read the password from standard input (for scripts)"
     )
     users.set_defaults(run=_cmd_users)
+
+    curated = sub.add_parser("curated", parents=[common], help="the support leads' curated answers")
+    curated.add_argument("action", choices=["list", "remove"], help="list them (state, uses), or remove one")
+    curated.add_argument("id", type=int, nargs="?", help="remove: the answer's id (from the list)")
+    curated.set_defaults(run=_cmd_curated)
 
     serve = sub.add_parser("serve", parents=[common], help="start the chat page")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")

@@ -78,6 +78,14 @@ class Settings(CustomerTexts, PrivacySettings, WebSettings, ImportSettings, Base
         description="When the guard rejects the whole answer, the best passage is quoted only if its "
         "relevance reaches this; otherwise the customer gets the handoff text.",
     )
+    curated_answer_min_similarity: float = Field(
+        0.94,
+        ge=0.5,
+        le=1.0,
+        description="A support lead's curated answer is given verbatim when the customer's question has at "
+        "least this cosine similarity to one of its wordings (same language). Calibrated with "
+        "bench/curated_threshold.py on eval/dev.jsonl for multilingual-e5-small: no false match.",
+    )
     rrf_k: int = Field(
         5, ge=1, le=100, description="Rank constant of the dense + BM25 fusion (low = trust top ranks)."
     )

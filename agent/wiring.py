@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from agent.answering.assistant import AgentPolicy, SupportAgent
+from agent.answering.curated import CuratedMatcher, CuratedSource
 from agent.answering.generation import GenerationOptions, Generator, LlamaCppGenerator
 from agent.answering.guard import GroundingGuard, GuardPolicy
 from agent.answering.inference_pool import InferencePool
@@ -24,6 +26,7 @@ from agent.privacy.subjects import DataSubjects, open_data_subjects
 from agent.runtime.models import resolve
 from agent.settings import Settings
 from agent.staff.accounts import StaffDirectory
+from agent.staff.curated_store import CuratedAnswerStore
 from agent.staff.services import StaffServices
 from agent.staff.two_factor import TwoFactor
 
@@ -118,10 +121,16 @@ def answer_slots(settings: Settings) -> int:
 
 
 def build_agent(
-    settings: Settings, embedder: Embedder | None = None, generator: Generator | None = None
+    settings: Settings,
+    embedder: Embedder | None = None,
+    generator: Generator | None = None,
+    curated: Callable[[], CuratedSource] | None = None,
+    *,
+    count_curated_uses: bool = True,
 ) -> SupportAgent:
     """A ready SupportAgent for the given settings: model loaded, BM25 built (nothing waits for the
-    first customer)."""
+    first customer). `curated`: where the support leads' curated answers are read (on first use);
+    `count_curated_uses`: off for simulations (they are not customers)."""
     embedder = embedder or build_embedder(settings)
     retriever = build_retriever(settings, embedder)
     retriever.warm()
@@ -131,6 +140,11 @@ def build_agent(
         agent_policy(settings),
         GroundingGuard(embedder, GuardPolicy(formal_german=settings.german_address == "Sie")),
         Turnstile(slots=answer_slots(settings), max_waiting=settings.max_waiting_customers),
+        CuratedMatcher(
+            curated, embedder, settings.curated_answer_min_similarity, count_uses=count_curated_uses
+        )
+        if curated
+        else None,
     )
 
 
@@ -141,9 +155,11 @@ def build_simulation(
     knowledge: Path | None = None,
     data_dir: Path | None = None,
     generator: Generator | None = None,
+    curated: Callable[[], CuratedSource] | None = None,
 ) -> tuple[SupportAgent, KnowledgeBase]:
     """An agent over its own index of `knowledge` (default: the live folder) in `data_dir` (default:
-    OUT/data), brought up to date first. The live index is never written."""
+    OUT/data), brought up to date first. The live index is never written. `curated`: the live curated
+    answers, given where their article is customer-visible in this index (their uses are not counted)."""
     knowledge = knowledge or settings.knowledge_dir
     data_dir = data_dir or out_dir / "data"
     if data_dir.resolve() == settings.data_dir.resolve():
@@ -162,7 +178,7 @@ def build_simulation(
     if sim.vector_store_url:  # the simulation's index must never be written into the live server
         sim = sim.model_copy(update={"vector_store_url": None})
     sync_index(kb, embedder, sim.index_dir, chunk_size=sim.chunk_size)
-    return build_agent(sim, embedder, generator), kb
+    return build_agent(sim, embedder, generator, curated, count_curated_uses=False), kb
 
 
 @dataclass
@@ -202,8 +218,14 @@ class Services:
 
     @cached_property
     def agent(self) -> SupportAgent:
-        """The answering agent (loads the models and opens the index on first use)."""
-        return build_agent(self.settings, self.embedder)
+        """The answering agent (loads the models and opens the index on first use); it reads the
+        curated answers from the conversation store when the first question comes."""
+        return build_agent(self.settings, self.embedder, curated=lambda: self.curated_store)
+
+    @cached_property
+    def curated_store(self) -> CuratedAnswerStore:
+        """The support leads' curated answers, in the conversation store's database."""
+        return CuratedAnswerStore(self.subjects.store.engine)
 
     @cached_property
     def staff_services(self) -> StaffServices:

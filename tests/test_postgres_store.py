@@ -152,6 +152,46 @@ def test_two_replicas_share_conversations_through_postgresql(
     assert not any((tmp_path / f"replica{number}" / "audit").exists() for number in (1, 2))
 
 
+def test_curated_answers_are_shared_by_replicas_through_postgresql(
+    databases: tuple[str, str], demo_data_dir: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    from agent.answering.curated import CuratedMatcher
+    from agent.wiring import build_retriever
+
+    conversations, keys = databases
+    replicas = []
+    for number in (1, 2):
+        data_dir = tmp_path / f"replica{number}"
+        shutil.copytree(demo_data_dir / "index", data_dir / "index")
+        settings = make_settings(
+            data_dir, conversation_store_url=conversations, key_store_url=keys, master_key=MASTER_KEY
+        )
+        replicas.append(build_services(settings, embedder=embedder))
+    first, second = replicas
+    assert second.curated_store.answers() == []
+    curated = first.staff_services.curated
+    saved = curated.save(
+        None, "Can I return an item I bought in the sale?", "Yes, within 30 days.", "en", "en-returns", True,
+        "lead", "staff:lead",
+    )  # fmt: skip
+    retriever = build_retriever(second.settings, embedder)
+    matcher = CuratedMatcher(
+        lambda: second.curated_store, embedder, second.settings.curated_answer_min_similarity
+    )
+    question = embedder.embed_query("Can I return items I bought in the sale?")
+    found = matcher.match(question, "en", retriever.customer_article)
+    assert found is not None and found.answer.id == saved and found.answer.answer == "Yes, within 30 days."
+    curated.save(
+        saved, "Can I return an item I bought in the sale?", "Yes: 30 days.", "en", "en-returns", True,
+        "lead", "staff:lead",
+    )  # fmt: skip
+    edited = matcher.match(question, "en", retriever.customer_article)
+    assert edited is not None and edited.answer.answer == "Yes: 30 days."  # the other replica's edit, at once
+    assert first.curated_store.get(saved).uses == 2  # counted in the shared table
+    curated.remove(saved, "staff:lead")
+    assert matcher.match(question, "en", retriever.customer_article) is None
+
+
 def test_remote_postgresql_needs_a_declared_eu_host_and_verified_tls() -> None:
     plain = "postgresql+psycopg://agent:s3cret@db.example.eu/conv"
     with pytest.raises(ConfigError) as error:

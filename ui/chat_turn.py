@@ -205,6 +205,8 @@ def _count(answer: Answer) -> None:
     if answer.refused:
         metrics.REFUSALS.labels(answer.refusal or "model").inc()
     metrics.GUARD_REMOVALS.inc(len(answer.removed))
+    if answer.curated:
+        metrics.CURATED_ANSWERS.inc()
     if answer.timings.get("total_s") is not None:
         metrics.ANSWER_SECONDS.observe(answer.timings["total_s"])
 

@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
+from agent.answering.curated import CuratedMatch, CuratedMatcher
 from agent.answering.generation import NOT_COVERED, Generator, build_messages
 from agent.answering.guard import GroundingGuard, Verdict, complete_sentences
 from agent.answering.language import detect_language, needs_topic
@@ -45,6 +46,7 @@ class Answer:
     queued: int = 0  # customers ahead of this one at the model (while waiting)
     busy: bool = False  # not answered: too many customers were waiting
     refusal: str = ""  # why it was handed off: "retrieval", "model", "guard" or "busy" (for the reports)
+    curated: int = 0  # the id of the support lead's curated answer given verbatim (0 = none)
 
     def as_dict(self) -> dict[str, object]:
         """The JSON shape of `support-agent ask --json`."""
@@ -86,8 +88,10 @@ class SupportAgent:
         policy: AgentPolicy,
         guard: GroundingGuard,
         turnstile: Turnstile | None = None,
+        curated: CuratedMatcher | None = None,
     ) -> None:
         self._retriever = retriever
+        self._curated = curated
         self._generator = generator
         self._policy = policy
         self._guard = guard
@@ -126,7 +130,7 @@ class SupportAgent:
         base, sources = self._triage(question, history)
         retrieved = time.perf_counter()
         timings = {"retrieve_s": round(retrieved - start, 4)}
-        if base.refused:
+        if base.refused or base.curated:  # handed off, or a curated answer: no model call
             timings.update(ttft_s=0.0, total_s=round(time.perf_counter() - start, 4))
             yield replace(base, timings=timings, done=True)
             return
@@ -224,7 +228,7 @@ class SupportAgent:
         total = round(time.perf_counter() - start, 4)
         return replace(
             answer,
-            citations=[_citation(s) for s in sources],
+            citations=answer.citations or [_citation(s) for s in sources],
             timings={"retrieve_s": total, "ttft_s": 0.0, "total_s": total},
             done=True,
         )
@@ -236,7 +240,13 @@ class SupportAgent:
         if redaction:
             question = redaction.text
         language = detect_language(question, default=_history_language(history))
-        ranked = self._retriever.search(question)
+        vector = self._retriever.embedder.embed_query(question)  # for curated answers and retrieval
+        found = (
+            self._curated.match(vector, language, self._retriever.customer_article) if self._curated else None
+        )
+        if found:
+            return _curated_answer(found, question, language, redaction.found if redaction else {}), []
+        ranked = self._retriever.search(question, vector=vector)
         sources = self._covered(ranked)
         follow_up = False
         if not sources and history and needs_topic(question):
@@ -272,6 +282,23 @@ class SupportAgent:
         best = sources[0].score
         close = [s for s in sources[1:] if best - s.score <= self._policy.source_margin]
         return [sources[0], *close][: self._policy.max_sources]
+
+
+def _curated_answer(found: CuratedMatch, question: str, language: str, redacted: dict[str, int]) -> Answer:
+    """A support lead's approved text, verbatim, citing the article it rests on as answers do."""
+    meta = found.article
+    citation = Citation(found.answer.article_id, str(meta.get("title") or ""), str(meta.get("url") or ""))
+    return Answer(
+        found.answer.answer,
+        [citation],
+        refused=False,
+        language=language,
+        question=question,
+        retrieved=[citation.id],
+        scores=[round(found.similarity, 4)],
+        redacted=redacted,
+        curated=found.answer.id,
+    )
 
 
 def _generation_stats(generator: Generator) -> dict[str, float]:

@@ -142,6 +142,7 @@ def _replay(
         "timings": answer.timings,
         "guard_removed": answer.removed,
         "extractive": answer.extractive,
+        "curated": answer.curated,  # the id of a support lead's curated answer given verbatim (0 = none)
         "unsupported_facts": unsupported,
     }
 

@@ -96,6 +96,30 @@ class Retriever:
         """The embedding model of the index."""
         return self._embedder
 
+    @property
+    def scope(self) -> Scope:
+        """What customers may get answers from."""
+        return self._scope
+
+    def indexed_article(self, article_id: str) -> dict[str, Any] | None:
+        """The index metadata of an article (any audience or status); None when it is not indexed."""
+        found = self._collection.get(where={"article_id": article_id}, limit=1, include=["metadatas"])
+        return dict(found["metadatas"][0]) if found["metadatas"] else None
+
+    def customer_article(self, article_id: str) -> dict[str, Any] | None:
+        """The index metadata of an article customers may be shown (published, public, in scope)."""
+        meta = self.indexed_article(article_id)
+        return meta if meta is not None and self._scope.allows(meta) else None
+
+    def customer_articles(self) -> list[dict[str, Any]]:
+        """One metadata entry per article customers may be shown, by title."""
+        stored = self._collection.get(where=self._scope.where(), include=["metadatas"])
+        found: dict[str, dict[str, Any]] = {}
+        for meta in stored["metadatas"]:
+            if self._scope.allows(meta):
+                found.setdefault(str(meta["article_id"]), dict(meta))
+        return sorted(found.values(), key=lambda m: (str(m["title"]).lower(), str(m["article_id"])))
+
     def passage_count(self) -> int:
         """Passages in the index (all audiences): 0 means nothing was indexed yet."""
         return int(self._collection.count())
@@ -108,10 +132,14 @@ class Retriever:
         """Rebuild the BM25 side on the next search (after a reindex changed passages)."""
         self._lexical = None
 
-    def search(self, question: str, *, top_k: int | None = None) -> list[Source]:
-        """Best articles for a question, most relevant first (at most top_k), with their best passages."""
+    def search(
+        self, question: str, *, top_k: int | None = None, vector: list[float] | None = None
+    ) -> list[Source]:
+        """Best articles for a question, most relevant first (at most top_k), with their best passages.
+
+        `vector`: the question's embedding when the caller computed it already."""
         k = top_k or self._top_k
-        vector = self._embedder.embed_query(question)
+        vector = vector if vector is not None else self._embedder.embed_query(question)
         dense = self._dense_hits(vector)
         lexical = self._lexical_hits(question)
         floor = min((h.dense or 0.0 for h in dense), default=0.0)

@@ -98,6 +98,24 @@ HANDOFF_COUNTS = sa.Table(
     sa.Column("after", sa.String(16), primary_key=True),  # the answer before it: answered | refused | none
     sa.Column("count", sa.Integer, nullable=False),
 )
+# Answers a support lead wrote for questions the bot refused or answered badly: staff content, no
+# personal data (redaction must leave the texts unchanged before they are saved). Shown to customers
+# verbatim when a question is close enough to one of `questions` (agent.answering.curated).
+CURATED_ANSWERS = sa.Table(
+    "curated_answers",
+    DATA_TABLES,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("questions", sa.Text, nullable=False),  # JSON list of the wordings it answers
+    sa.Column("answer", sa.Text, nullable=False),
+    sa.Column("language", sa.String(8), nullable=False),
+    sa.Column("article_id", sa.String(200), nullable=False),  # the article it rests on (cited)
+    sa.Column("author", sa.String(40), nullable=False),  # staff user name of the last save
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("updated_at", sa.String(32), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),  # switched on by the support lead
+    sa.Column("revision", sa.Integer, nullable=False),  # +1 per save: replicas see edits at once
+    sa.Column("uses", sa.Integer, nullable=False),  # how often customers got it (a count only)
+)
 # Every table that holds a subject's rows (compacted after an erasure).
 SUBJECT_DATA = ", ".join(t.name for t in (MESSAGES, SIGNALS, TICKETS, PROCESSING_LIMITS, SUBJECTS))
 

@@ -42,6 +42,11 @@ GUARD_REMOVALS = Counter(
     "Sentences the grounding guard removed from answers (not supported by the articles)",
     registry=REGISTRY,
 )
+CURATED_ANSWERS = Counter(
+    "support_agent_curated_answers",
+    "Chat turns answered with a support lead's curated answer (verbatim, no model call)",
+    registry=REGISTRY,
+)
 HANDOFFS = Counter("support_agent_handoff_tickets", "Tickets opened for a human", registry=REGISTRY)
 ERRORS = Counter("support_agent_errors", "Chat turns that failed with an error", registry=REGISTRY)
 RATE_LIMITED = Counter(

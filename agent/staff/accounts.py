@@ -50,6 +50,11 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
             "article_versions",
             "article_diff",
             "article_rollback",
+            "curated_list",
+            "curated_pick",
+            "curated_load",
+            "curated_save",
+            "curated_remove",
         }
     ),
     "privacy_officer": frozenset(

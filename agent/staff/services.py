@@ -45,6 +45,7 @@ from agent.staff.console import (
     remove_old_runs,
     run_overview,
 )
+from agent.staff.curated import CuratedAnswers
 from agent.staff.two_factor import Enrolment
 
 if TYPE_CHECKING:
@@ -264,6 +265,11 @@ class StaffServices:
         signals = [s for s in self.subjects.store.signals(GAP_KINDS) if since is None or s.at >= since]
         return group_gaps(signals, retriever.embedder, retriever)
 
+    @cached_property
+    def curated(self) -> CuratedAnswers:
+        """The support leads' curated answers (list, save, remove; audited)."""
+        return CuratedAnswers(self, lambda: self._services.curated_store, self._retriever, self._audit)
+
     # simulations --------------------------------------------------------------------------------
     def knowledge_folders(self) -> list[Path]:
         """The folders a simulation may replay against: the live one, then the configured drafts."""
@@ -290,7 +296,9 @@ class StaffServices:
         (out / "run.json").write_text(json.dumps({"knowledge": shown_as or str(knowledge), "by": username}))
         if seed_index is not None:
             shutil.copytree(seed_index, out / "data" / "index")
-        pipeline, kb = build_simulation(self.settings, out, knowledge=knowledge)
+        pipeline, kb = build_simulation(
+            self.settings, out, knowledge=knowledge, curated=lambda: self._services.curated_store
+        )
         run_simulation(pipeline, questions, out, kb=kb, retrieval_only=retrieval_only, progress=False)
         remove_old_runs(self.settings)
         self._audit("simulation", staff_actor(username), run=out.name, questions=len(questions))
@@ -349,6 +357,17 @@ class StaffServices:
         return values
 
     # internals ----------------------------------------------------------------------------------
+    def _retriever(self) -> Retriever:
+        """The live agent's retriever if it is loaded, else one over the index (no chat model loaded)."""
+        live = self._loaded_retriever()
+        if live is not None:
+            return live
+        if "_index_retriever" not in vars(self):
+            from agent.wiring import build_retriever
+
+            self._index_retriever = build_retriever(self.settings, self._services.embedder)
+        return self._index_retriever
+
     def _loaded_retriever(self) -> Retriever | None:
         """The live agent's retriever if the agent is loaded already (Services caches it once built)."""
         agent = vars(self._services).get("agent")

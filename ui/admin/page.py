@@ -8,6 +8,7 @@ import gradio as gr
 from agent.staff.accounts import ROLES
 from agent.staff.console import UPLOAD_TYPES
 from ui.admin.actions import TABS, Console
+from ui.admin.curated import build_curated
 from ui.admin.importing import build_import_tab
 from ui.admin.knowledge import build_knowledge_tab
 from ui.admin.overview import build_overview_tab
@@ -28,6 +29,7 @@ def build_console(console: Console) -> gr.Blocks:
                 load_gaps = gr.Button("Load")
                 gaps = gr.Dataframe(label="Questions the help center does not serve yet", wrap=True)
                 load_gaps.click(console.gaps, None, gaps, api_name="gaps")
+                build_curated(console)
             with gr.Tab("Simulations", visible=False) as tabs["Simulations"]:
                 with gr.Row():
                     upload = gr.File(
