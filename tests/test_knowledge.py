@@ -47,12 +47,21 @@ def test_missing_field_names_file_and_field(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("audience", "everyone"), ("status", "live"), ("updated", "yesterday"), ("url", "not a url")],
+    [
+        ("audience", "everyone"),
+        ("status", "live"),
+        ("updated", "yesterday"),
+        ("url", "not a url"),
+        ("language", "German"),
+        ("collection", "Returns & Refunds"),
+    ],
 )
 def test_invalid_field_value_names_the_field(tmp_path: Path, field: str, value: str) -> None:
     write_article(tmp_path, "en-bad", **{field: value})
     [problem] = load_knowledge(tmp_path).problems
     assert problem.field == field
+    # in words a support lead understands, with what was found; never the validator's regex
+    assert "pattern" not in problem.message and "^" not in problem.message and value in problem.message
 
 
 def test_unknown_field_is_rejected(tmp_path: Path) -> None:

@@ -19,6 +19,19 @@ _HEADING = re.compile(r"^#{1,3}[ \t]+(\S.*)$", re.MULTILINE)
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.DOTALL)
 
 
+# What each field must look like, in words a support lead understands (instead of the validator's regex).
+_FIELD_RULES = {
+    "id": "lower-case letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. en-returns)",
+    "title": "a title of 1 to 200 characters",
+    "language": "a two-letter language code in lower case, e.g. de or en",
+    "collection": "lower-case letters, digits, '_' or '-' only (e.g. returns)",
+    "audience": "either public or internal",
+    "status": "either published or draft",
+    "url": "an address starting with http:// or https://, without spaces",
+    "updated": "a date written YYYY-MM-DD, e.g. 2026-10-14",
+}
+
+
 class ArticleMeta(BaseModel):
     """The front matter every article must carry."""
 
@@ -103,9 +116,11 @@ def parse_article(path: Path) -> Article:
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"])
-        msg = "missing" if err["type"] == "missing" else err["msg"]
+        msg = "missing" if err["type"] == "missing" else _FIELD_RULES.get(field, err["msg"])
         if err["type"] == "extra_forbidden":
             msg = "unknown field (allowed: " + ", ".join(ArticleMeta.model_fields) + ")"
+        elif err["type"] not in ("missing", "extra_forbidden") and "input" in err:
+            msg = f"{msg} (found: {str(err['input'])[:60]!r})"
         raise ArticleProblem(field, msg) from None
     if not body:
         raise ArticleProblem("", "the article has no text after the front matter")
