@@ -103,3 +103,18 @@ def message_text(message: dict[str, Any]) -> str:
     if isinstance(content, list):
         return " ".join(str(p.get("text", "")) if isinstance(p, dict) else str(p) for p in content)
     return str(content or "")
+
+
+def console_client(url: str, token: str):  # noqa: ANN201 - gradio_client.Client
+    """A gradio_client for the staff console at `url` with a staff session `token`."""
+    from gradio_client import Client
+
+    return Client(url + "admin/", headers={"Cookie": f"staff_session={token}"}, verbose=False)
+
+
+def password_login(url: str, username: str, password: str) -> str:
+    """The staff session token of an account that logs in with a password alone (no second step)."""
+    login = httpx.post(
+        url + "admin/login", data={"username": username, "password": password}, follow_redirects=False
+    )
+    return login.cookies["staff_session"]

@@ -28,7 +28,7 @@ from agent.staff.accounts import ROLE_ACTIONS, ROLES, StaffDirectory
 from agent.wiring import build_services
 from tests.browser import chromium_page, expect, screenshot
 from tests.conftest import KNOWLEDGE_DIR, make_settings
-from tests.support import BackgroundServer
+from tests.support import BackgroundServer, console_client
 from ui.app import create_app
 
 PASSWORD = "correct horse battery staple"
@@ -139,10 +139,8 @@ class Site:
         )
 
     def console(self, username: str):  # noqa: ANN201 - gradio_client.Client
-        from gradio_client import Client
 
-        token = self.login(username).cookies["staff_session"]
-        return Client(self.url + "admin/", headers={"Cookie": f"staff_session={token}"}, verbose=False)
+        return console_client(self.url, self.login(username).cookies["staff_session"])
 
     def customer(self):  # noqa: ANN201
         from gradio_client import Client
@@ -260,7 +258,7 @@ def test_console_needs_a_session_and_logout_ends_it(site: Site) -> None:
     with pytest.raises(Exception):  # noqa: B017 - the client cannot even read the API without a session
         Client(site.url + "admin/", verbose=False).predict(api_name="/config_view")
     token = site.login("admin").cookies["staff_session"]
-    console = Client(site.url + "admin/", headers={"Cookie": f"staff_session={token}"}, verbose=False)
+    console = console_client(site.url, token)
     assert console.predict(api_name="/config_view")["retention_days"] == site.settings.retention_days
     out = httpx.get(site.url + "admin/logout", cookies={"staff_session": token}, follow_redirects=False)
     assert out.status_code == 303

@@ -21,7 +21,7 @@ from agent.staff.curated import CuratedError
 from agent.wiring import Services, build_agent, build_generator, build_services
 from tests.conftest import make_settings
 from tests.fakes import RecordingGenerator
-from tests.support import BackgroundServer
+from tests.support import BackgroundServer, console_client, password_login
 from ui.app import create_app
 
 RETURNS_EN = "Items bought in the sale can be returned within 30 days like any other item."
@@ -294,16 +294,7 @@ def console_site(
 
 
 def _console(url: str, username: str):  # noqa: ANN202 - gradio_client.Client
-    import httpx
-    from gradio_client import Client
-
-    login = httpx.post(
-        url + "admin/login",
-        data={"username": username, "password": "correct horse battery staple"},
-        follow_redirects=False,
-    )
-    token = login.cookies["staff_session"]
-    return Client(url + "admin/", headers={"Cookie": f"staff_session={token}"}, verbose=False)
+    return console_client(url, password_login(url, username, "correct horse battery staple"))
 
 
 def test_console_start_from_a_gap_save_list_edit_and_remove(console_site: tuple[str, Services]) -> None:

@@ -14,7 +14,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from agent.cli import main
@@ -28,7 +27,7 @@ from agent.settings import Settings
 from agent.staff.importing import KnowledgeImports, import_schedule
 from agent.wiring import build_services
 from tests.conftest import make_settings
-from tests.support import BackgroundServer
+from tests.support import BackgroundServer, console_client, password_login
 
 DATA = Path(__file__).resolve().parent / "data" / "import"
 NO_SITES = SitePolicy(jurisdictions={}, allowed=["eu"], allowlist=set())
@@ -521,15 +520,7 @@ class Console:
     services: Any
 
     def client(self, username: str):  # noqa: ANN201 - gradio_client.Client
-        from gradio_client import Client
-
-        login = httpx.post(
-            self.url + "admin/login",
-            data={"username": username, "password": PASSWORD},
-            follow_redirects=False,
-        )
-        token = login.cookies["staff_session"]
-        return Client(self.url + "admin/", headers={"Cookie": f"staff_session={token}"}, verbose=False)
+        return console_client(self.url, password_login(self.url, username, PASSWORD))
 
 
 @pytest.fixture(scope="module")

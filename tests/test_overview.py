@@ -16,7 +16,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from agent.privacy.answer_stats import AnswerRow, AnswerStatistics, HandoffCount, RatingCount
@@ -26,7 +25,7 @@ from agent.staff.overview import COLUMNS, figures, total
 from agent.wiring import build_services
 from tests.browser import chromium_page, expect, screenshot
 from tests.conftest import KNOWLEDGE_DIR, make_settings, write_article
-from tests.support import BackgroundServer, message_text
+from tests.support import BackgroundServer, console_client, message_text, password_login
 from ui.app import create_app
 
 PASSWORD = "correct horse battery staple"
@@ -43,15 +42,7 @@ class Site:
     subjects: DataSubjects
 
     def console(self, username: str):  # noqa: ANN201 - gradio_client.Client
-        from gradio_client import Client
-
-        response = httpx.post(
-            self.url + "admin/login",
-            data={"username": username, "password": PASSWORD},
-            follow_redirects=False,
-        )
-        token = response.cookies["staff_session"]
-        return Client(self.url + "admin/", headers={"Cookie": f"staff_session={token}"}, verbose=False)
+        return console_client(self.url, password_login(self.url, username, PASSWORD))
 
     def customer(self):  # noqa: ANN201
         from gradio_client import Client
