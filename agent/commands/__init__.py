@@ -1,0 +1,1 @@
+"""The `support-agent` command groups; agent/cli.py puts them together."""
