@@ -8,13 +8,12 @@ host, and at most `max_requests` requests are made.
 from __future__ import annotations
 
 import base64
-import time
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from agent.importing.fetch import SpacedClient
 from agent.importing.helpdesks import freshdesk_articles, zendesk_articles
 from agent.importing.model import ImportRefused, SourceBatch
-from agent.importing.website import USER_AGENT
 
 Api = Literal["zendesk", "freshdesk"]
 TOKEN_ENV = "SUPPORT_AGENT_IMPORT_TOKEN"
@@ -25,38 +24,20 @@ class HelpdeskApi:
     """Read-only GETs against one helpdesk, politely spaced, same host only."""
 
     def __init__(self, base_url: str, headers: dict[str, str], *, delay_s: float, max_requests: int) -> None:
-        import httpx
-
         self.base = base_url.strip().rstrip("/")
         self.netloc = urlsplit(self.base).netloc.lower()
-        self.delay_s = delay_s
         self.left = max_requests
-        self._client = httpx.Client(
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json", **headers},
-            timeout=30,
-            follow_redirects=False,
-        )
-        self._last = 0.0
+        self._client = SpacedClient({"Accept": "application/json", **headers}, delay_s=delay_s, timeout_s=30)
 
     def get(self, path_or_url: str) -> Any:
         """The JSON of one GET; ImportRefused with the status for anything but 200."""
-        import httpx
-
         url = path_or_url if path_or_url.startswith("http") else self.base + path_or_url
         if urlsplit(url).netloc.lower() != self.netloc:
             raise ImportRefused(f"the API pointed to another host ({urlsplit(url).netloc}): not followed")
         if self.left <= 0:
             raise ImportRefused("more API pages than import_max_pages allows: raise it (--max-pages)")
         self.left -= 1
-        wait = self._last + self.delay_s - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
-        try:
-            response = self._client.get(url)
-        except httpx.HTTPError as exc:
-            raise ImportRefused(f"{self.netloc} cannot be reached ({type(exc).__name__}).") from None
-        finally:
-            self._last = time.monotonic()
+        response = self._client.get(url, name=self.netloc)
         if response.status_code in (401, 403):
             raise ImportRefused(
                 f"{self.netloc} refused the token (HTTP {response.status_code}): check {TOKEN_ENV}."

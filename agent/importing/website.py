@@ -6,7 +6,6 @@ host that is not declared (EU jurisdiction, https, listed in `import_sources`) b
 from __future__ import annotations
 
 import logging
-import time
 import urllib.robotparser
 from collections import deque
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 from agent.importing.convert import web_page
+from agent.importing.fetch import SpacedClient
 from agent.importing.model import ImportRefused, Skipped, SourceArticle, SourceBatch
 from agent.runtime.endpoints import check_endpoint, is_loopback
 
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = "support-agent-import/1.0 (help-center import; honours robots.txt)"
 ROBOTS_AGENT = "support-agent-import"
 MAX_SITEMAPS = 50
 MAX_REDIRECTS = 5
@@ -70,20 +69,14 @@ class SiteCrawler:
     """One polite crawl of one host."""
 
     def __init__(self, start_url: str, *, max_pages: int, delay_s: float, timeout_s: float = 20.0) -> None:
-        import httpx
-
         self.start_url = urldefrag(start_url.strip())[0]
         parts = urlsplit(self.start_url)
         self.host = (parts.hostname or "").lower()
         self.netloc = parts.netloc.lower()
         self.root = f"{parts.scheme}://{parts.netloc}"
         self.max_pages = max_pages
-        self.delay_s = delay_s
-        self._client = httpx.Client(
-            headers={"User-Agent": USER_AGENT}, timeout=timeout_s, follow_redirects=False
-        )
+        self._client = SpacedClient({}, delay_s=delay_s, timeout_s=timeout_s)
         self._robots = urllib.robotparser.RobotFileParser()
-        self._last_request = 0.0
         self._fetched: set[str] = set()
         self.batch = SourceBatch("website", self.host)
 
@@ -114,7 +107,7 @@ class SiteCrawler:
         self._robots.parse(response.text.splitlines() if response.status_code == 200 else [])
         delay = self._robots.crawl_delay(ROBOTS_AGENT)
         if delay:
-            self.delay_s = max(self.delay_s, float(delay))
+            self._client.delay_s = max(self._client.delay_s, float(delay))
 
     def _allowed(self, url: str) -> bool:
         return self._robots.can_fetch(ROBOTS_AGENT, url)
@@ -214,18 +207,8 @@ class SiteCrawler:
 
     def _get(self, url: str) -> httpx.Response:
         """GET with the delay between requests; redirects followed only on the same host."""
-        import httpx
-
         for _ in range(MAX_REDIRECTS + 1):
-            wait = self._last_request + self.delay_s - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-            try:
-                response = self._client.get(url)
-            except httpx.HTTPError as exc:
-                raise ImportRefused(f"{url} cannot be reached ({type(exc).__name__}).") from None
-            finally:
-                self._last_request = time.monotonic()
+            response = self._client.get(url, name=url)
             if response.status_code not in (301, 302, 303, 307, 308):
                 if len(response.content) > MAX_PAGE_BYTES:
                     raise ImportRefused(f"{url} is larger than {MAX_PAGE_BYTES // 1_000_000} MB")
