@@ -142,6 +142,14 @@ def _with_safe_defaults(data: dict[str, object], path: Path, body: str) -> dict[
     return filled
 
 
+def shown_path(path: Path, folder: Path) -> str:
+    """An article file as staff see it: relative to the knowledge folder when it lies inside."""
+    try:
+        return str(path.resolve().relative_to(folder.resolve()))
+    except ValueError:
+        return str(path)
+
+
 class ArticleProblem(ValueError):
     """An article file is invalid; `field` names the front-matter field at fault, if any."""
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from agent.knowledge.articles import KnowledgeBase
+from agent.knowledge.articles import KnowledgeBase, shown_path
 from agent.knowledge.index import read_state
 from agent.privacy.answer_stats import AnswerStatistics
 from agent.settings import Settings
@@ -95,14 +95,7 @@ def _indexed(at: str | None) -> str:
 def problem_rows(kb: KnowledgeBase, folder: Path) -> list[list[str]]:
     """One row per invalid file: file (relative to the knowledge folder), field (empty when the whole
     file is at fault), message."""
-    return [[_relative(p.path, folder), p.field, p.message] for p in kb.problems]
-
-
-def _relative(path: Path, folder: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(folder.resolve()))
-    except ValueError:
-        return str(path)
+    return [[shown_path(p.path, folder), p.field, p.message] for p in kb.problems]
 
 
 def filter_choices(kb: KnowledgeBase) -> dict[str, list[str]]:

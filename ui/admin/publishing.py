@@ -11,6 +11,7 @@ import gradio as gr
 import pandas as pd
 
 from agent.errors import AgentError
+from agent.knowledge.articles import shown_path
 from agent.knowledge.versions import Version
 from agent.staff.console import UPLOAD_TYPES
 from agent.staff.publishing import DraftsView, Publishing
@@ -177,7 +178,7 @@ class PublishingConsole:
                 "collection": a.meta.collection,
                 "audience": a.meta.audience,
                 "updated": a.meta.updated.isoformat(),
-                "file": str(_relative(a.path, root)),
+                "file": shown_path(a.path, root),
                 "problems": view.duplicates.get(a.id, ""),
             }
             for a in view.drafts
@@ -186,7 +187,7 @@ class PublishingConsole:
             {
                 "id": "",
                 "title": "(invalid file)",
-                "file": str(_relative(p.path, root)),
+                "file": shown_path(p.path, root),
                 "problems": f"[{p.field}] {p.message}" if p.field else p.message,
             }
             for p in view.problems
@@ -287,10 +288,3 @@ def _problems_markdown(view: DraftsView) -> str:
         f"- `{p.path}`" + (f" [{p.field}]" if p.field else "") + f": {p.message}" for p in view.problems
     ]
     return "\n".join(lines)
-
-
-def _relative(path: Path, root: Path) -> Path:
-    try:
-        return path.relative_to(root)
-    except ValueError:
-        return path
