@@ -135,6 +135,23 @@ def test_yes_needs_the_passage_to_say_it(guard: GroundingGuard) -> None:
     assert answered.supported
 
 
+def test_a_sentence_two_articles_state_cites_both(guard: GroundingGuard) -> None:
+    # Measured on the demo: "wielange braucht ein paket nach österreich" was answered "2–4 Werktage" from
+    # the tracking article, which says it as the delivery-times article does; only one was cited.
+    tracking = _source(
+        "en-tracking",
+        "en",
+        "Follow your parcel with DHL tracking. Parcels to Austria usually take 2–4 working days.",
+    )
+    times = _source("en-delivery-times", "en", "Parcels to Austria take 2–4 working days with DHL GoGreen.")
+    question = "how long does a package to austria need?"
+    both = guard.check("Parcels to Austria take 2–4 working days.", [tracking, times], question)
+    assert both.supported and {both.source_id, *both.also} == {"en-tracking", "en-delivery-times"}
+    # a sentence only one of them says is cited to that one alone
+    one = guard.check("You can follow your parcel with DHL tracking.", [tracking, times], question)
+    assert one.supported and one.source_id == "en-tracking" and one.also == ()
+
+
 def test_a_fact_must_occur_in_the_passage_that_supports_the_sentence(guard: GroundingGuard) -> None:
     # Both prices are in the sources, but the standard-delivery passage says €4.90.
     wrong = guard.check("Standard delivery within Germany costs €9.90.", [SHIPPING], "shipping costs?")

@@ -143,7 +143,7 @@ class SupportAgent:
             base.question, sources, language, recent, self._policy.company, self._policy.german_address
         )
         kept: list[Verdict] = []
-        removed: list[str] = []
+        removed: list[Verdict] = []
         abstained = False
         first_at: float | None = None
         buffer = ""
@@ -184,26 +184,37 @@ class SupportAgent:
             abstained |= self._judge(buffer.strip(), sources, base.question, kept, removed)
         end = time.perf_counter()
         timings.update(ttft_s=round((first_at or end) - retrieved, 4), total_s=round(end - start, 4))
-        done = replace(base, timings=timings, done=True, removed=removed)
+        done = replace(base, timings=timings, done=True, removed=[v.sentence for v in removed])
+        yield self._conclude(done, kept, removed, abstained=abstained, sources=sources)
+
+    def _conclude(
+        self,
+        done: Answer,
+        kept: list[Verdict],
+        removed: list[Verdict],
+        *,
+        abstained: bool,
+        sources: list[Source],
+    ) -> Answer:
+        """The final answer from the sentences the guard kept; a quoted passage or a handoff without any."""
         if kept:
-            yield replace(done, text=_join(kept), citations=_cited(kept, sources))
-        elif abstained or base.follow_up or sources[0].score < self._policy.min_relevance_to_quote:
+            return replace(done, text=_join(kept), citations=_cited(kept, sources))
+        top = sources[0]
+        if abstained or done.follow_up or top.score < self._policy.min_relevance_to_quote:
             # Quoting a passage helps only when retrieval is sure it is the right one – never when the
             # topic was borrowed from the previous question (an off-topic question mid-chat).
             refusal = "model" if abstained else "guard"
-            yield replace(done, text=self._handoff(language), refused=True, refusal=refusal)
-        else:
-            top = sources[0]
-            yield replace(done, text=_quote(top), citations=[_citation(top)], extractive=True)
+            return replace(done, text=self._handoff(done.language), refused=True, refusal=refusal)
+        return replace(done, text=_quote(top), citations=[_citation(top)], extractive=True)
 
     def _judge(
-        self, sentence: str, sources: list[Source], question: str, kept: list[Verdict], removed: list[str]
+        self, sentence: str, sources: list[Source], question: str, kept: list[Verdict], removed: list[Verdict]
     ) -> bool:
         """Keep or drop one sentence; True when it is the model saying the articles do not cover it."""
         if NOT_COVERED in sentence.upper().replace(" ", "_"):
             return True
         verdict = self._guard.check(sentence, sources, question)
-        (kept if verdict.supported else removed).append(verdict if verdict.supported else sentence)
+        (kept if verdict.supported else removed).append(verdict)
         return False
 
     def _handoff(self, language: str) -> str:
@@ -313,10 +324,10 @@ def _history_language(history: Sequence[tuple[str, str]]) -> str:
     return detect_language(history[-1][0]) if history else "en"
 
 
-def _repeats(sentence: str, kept: list[Verdict], removed: list[str]) -> bool:
+def _repeats(sentence: str, kept: list[Verdict], removed: list[Verdict]) -> bool:
     """True when the sentence was already said (kept or dropped), ignoring case and spacing."""
     key = " ".join(sentence.lower().split())
-    return any(key == " ".join(s.lower().split()) for s in [*(v.sentence for v in kept), *removed])
+    return any(key == " ".join(v.sentence.lower().split()) for v in [*kept, *removed])
 
 
 def _join(kept: list[Verdict]) -> str:
@@ -333,7 +344,7 @@ def _citation(source: Source) -> Citation:
 
 def _cited(kept: list[Verdict], sources: list[Source]) -> list[Citation]:
     """Only the articles that support a kept sentence, in retrieval order."""
-    used = {v.source_id for v in kept}
+    used = {v.source_id for v in kept} | {article_id for v in kept for article_id in v.also}
     return [_citation(s) for s in sources if s.article_id in used]
 
 

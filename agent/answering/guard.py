@@ -25,6 +25,7 @@ _WORD = re.compile(r"\w+")
 _LANGUAGES = ("de", "en")
 _MIN_SHARED = 2  # own word stems of a sentence that its passage must contain
 _CLEARLY_BETTER = 0.15  # lexical + semantic support by which a lower-ranked passage wins the citation
+_JUST_AS_WELL = 0.05  # support within this of the best: that article says it too and is cited as well
 _YES_NO = frozenset(tokenize("yes yeah yep ja nein doch", ("de", "en")))
 # "no" and "nein" count only at the start of a sentence ("no fee" is not an answer to a yes/no question).
 _NEGATIONS = frozenset(
@@ -43,6 +44,7 @@ class Verdict:
     lexical: float
     semantic: float
     unsupported_facts: list[str] = field(default_factory=list)
+    also: tuple[str, ...] = ()  # other articles that say it just as well (cited too)
 
 
 @dataclass(frozen=True)
@@ -102,12 +104,27 @@ class GroundingGuard:
         supporting = [m for m in scored if self._supports(m)]
         top = max(map(_closeness, supporting or scored), default=0.0)
         best = next((m for m in supporting or scored if _closeness(m) >= top - _CLEARLY_BETTER), _NO_MATCH)
+        # Two articles often state the same fact (delivery times in "Delivery times" and in "Tracking"):
+        # each one that supports the sentence about as well as the best one is cited with it.
+        also = tuple(
+            dict.fromkeys(
+                str(m.article_id)
+                for m in supporting
+                if m.article_id != best.article_id and _closeness(m) >= top - _JUST_AS_WELL
+            )
+        )
         missing = [*best.missing, *problems]
         if not best.polarity:
             missing.append("yes/no")
         supported = bool(supporting) and not problems
         return Verdict(
-            said, supported, best.article_id, round(best.lexical, 3), round(best.semantic, 3), missing
+            said,
+            supported,
+            best.article_id,
+            round(best.lexical, 3),
+            round(best.semantic, 3),
+            missing,
+            also if supported else (),
         )
 
     def _supports(self, match: _Match) -> bool:
