@@ -152,6 +152,26 @@ def test_a_sentence_two_articles_state_cites_both(guard: GroundingGuard) -> None
     assert one.supported and one.source_id == "en-tracking" and one.also == ()
 
 
+def test_a_short_answer_needs_the_passage_sentence_about_the_question(guard: GroundingGuard) -> None:
+    # Measured on XQuAD: "Welches Fort wurde 1964 wiederaufgebaut?" → "Fort Caroline wurde 1964
+    # wiederaufgebaut." adds one word to the question, the answer, and was dropped as restating it. One
+    # word is enough when a passage sentence holds it together with the question's words.
+    tracking = _source(
+        "en-tracking",
+        "en",
+        "Our parcels are shipped with DHL GoGreen. Returns are collected by Hermes at your door.",
+    )
+    question = "which carrier ships your parcels?"
+    assert guard.check("DHL ships the parcels.", [tracking], question).supported
+    # the word is in the passage, but in a sentence about something else
+    assert not guard.check("Hermes ships the parcels.", [tracking], question).supported
+    # and one word beside the customer's own is still no answer to a yes/no-like statement
+    kohle = guard.check(
+        "Die Kohle ist bereits auf Ihrem Konto.", [ERSTATTUNG], "wann ist die kohle auf meinem konto?"
+    )
+    assert not kohle.supported
+
+
 def test_a_fact_must_occur_in_the_passage_that_supports_the_sentence(guard: GroundingGuard) -> None:
     # Both prices are in the sources, but the standard-delivery passage says €4.90.
     wrong = guard.check("Standard delivery within Germany costs €9.90.", [SHIPPING], "shipping costs?")

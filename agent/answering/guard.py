@@ -74,7 +74,8 @@ class GroundingGuard:
         passages = [(s.article_id, p) for s in sources for p in s.passages]
         # Restating the question proves nothing: "Yes, you must take leave." for "Must I take leave?"
         # is made of the customer's words, so only the sentence's other words count as evidence.
-        own = set(tokenize(sentence, _LANGUAGES)) - set(tokenize(question, _LANGUAGES)) - _YES_NO
+        asked = set(tokenize(question, _LANGUAGES)) - _YES_NO
+        own = set(tokenize(sentence, _LANGUAGES)) - asked - _YES_NO
         problems: list[str] = []
         foreign = foreign_terms(sentence, question, [p for _, p in passages]) if question else []
         if len(foreign) > self._policy.max_foreign_terms:
@@ -96,6 +97,7 @@ class GroundingGuard:
                     shared=shared,
                     missing=unsupported_facts(sentence, f"{question}\n{passage}"),
                     polarity=_agrees(sentence, passage),
+                    answers=len(own) == 1 and _states_with(own, asked, passage),
                 )
             )
         # Credit the best-ranked passage that supports the sentence about as well as the best one does:
@@ -130,7 +132,9 @@ class GroundingGuard:
     def _supports(self, match: _Match) -> bool:
         # One word beyond the question is no evidence: "Die Kohle ist bereits auf Ihrem Konto." for "wann
         # ist die Kohle auf meinem Konto?" adds only "bereits", which the refunds article happens to use.
-        if match.missing or not match.polarity or match.shared < _MIN_SHARED:
+        # The exception: a short answer to "which fort was rebuilt in 1964?" ("Fort Caroline was rebuilt in
+        # 1964.") adds only the answer itself, which a passage sentence about the question's subject holds.
+        if match.missing or not match.polarity or (match.shared < _MIN_SHARED and not match.answers):
             return False
         return match.lexical >= self._policy.min_lexical or match.semantic >= self._policy.min_semantic
 
@@ -152,6 +156,7 @@ class _Match:
     shared: int  # how many of the sentence's own word stems (not the question's) the passage has
     missing: list[str]  # the sentence's facts this passage lacks
     polarity: bool  # the passage says yes where the sentence says yes, no where it says no
+    answers: bool = False  # its one own word stands in a passage sentence with the question's words
 
 
 _NO_MATCH = _Match(None, 0.0, 0.0, 0, [], True)
@@ -159,6 +164,15 @@ _NO_MATCH = _Match(None, 0.0, 0.0, 0, [], True)
 
 def _closeness(match: _Match) -> float:
     return match.lexical + match.semantic  # the passage the sentence is about, whatever its facts
+
+
+def _states_with(own: set[str], asked: set[str], passage: str) -> bool:
+    """Does one passage sentence hold the sentence's own stems and at least two of the question's?"""
+    for part in split_sentences(passage) or [passage]:
+        stems = set(tokenize(part, _LANGUAGES))
+        if own <= stems and len(asked & stems) >= 2:
+            return True
+    return False
 
 
 def _agrees(sentence: str, passage: str) -> bool:
