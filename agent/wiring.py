@@ -79,16 +79,19 @@ def build_generator(settings: Settings) -> Generator:
 
 
 def question_source(
-    settings: Settings, generator: Callable[[], Generator] | None = None
+    settings: Settings, generator: Callable[[], Generator] | None = None, *, save_to: Path | None = None
 ) -> QuestionSource | None:
     """Generated questions for indexing `settings.knowledge_dir`: its cache file, else the chat model,
     loaded only for the first article missing from the cache (`generator`: a running app's model
-    instead of a second one). None when generated_questions is 0."""
+    instead of a second one). `save_to`: write the cache there instead (a simulation never writes the
+    folder it reads). None when generated_questions is 0."""
     if not settings.generated_questions:
         return None
+    cache = QuestionCache.load(settings.knowledge_dir / CACHE_FILE)
+    cache.path = save_to or cache.path
     short = settings.model_copy(update={"max_answer_tokens": 150})  # six questions fit in 150 tokens
     return QuestionSource(
-        QuestionCache.load(settings.knowledge_dir / CACHE_FILE),
+        cache,
         settings.inference_model if settings.inference_urls else settings.chat_model,
         settings.generated_questions,
         generator or (lambda: build_generator(short)),
@@ -201,7 +204,8 @@ def build_simulation(
     if sim.vector_store_url:  # the simulation's index must never be written into the live server
         sim = sim.model_copy(update={"vector_store_url": None})
     model = (lambda: generator) if generator is not None else None
-    sync_index(kb, embedder, sim.index_dir, chunk_size=sim.chunk_size, questions=question_source(sim, model))
+    questions = question_source(sim, model, save_to=data_dir / CACHE_FILE)
+    sync_index(kb, embedder, sim.index_dir, chunk_size=sim.chunk_size, questions=questions)
     return build_agent(sim, embedder, generator, curated, count_curated_uses=False), kb
 
 

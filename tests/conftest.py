@@ -54,6 +54,7 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
         "models_dir": MODELS_DIR,
         "chat_model": SMALL_CHAT_MODEL,
         "threads": 2,
+        "generated_questions": 0,  # no chat model writes questions at index time unless a test asks
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -22,7 +22,7 @@ from agent.knowledge.question_index import open_question_collection
 from agent.knowledge.questions import CACHE_FILE, QuestionCache, QuestionSource, generate_questions
 from agent.knowledge.retrieval import Retriever, Scope
 from agent.settings import Settings
-from tests.conftest import KNOWLEDGE_DIR, MODELS_DIR, make_settings, write_article
+from tests.conftest import KNOWLEDGE_DIR, MODELS_DIR, SMALL_CHAT_MODEL, make_settings, write_article
 from tests.fakes import ScriptedGenerator
 
 MODEL = "the-chat-model"
@@ -332,3 +332,47 @@ def test_index_command_uses_the_seed_and_never_loads_the_chat_model(
     )
     assert run.returncode == 0, run.stderr  # indexing never fails for the questions
     assert "added 1" in run.stdout and "1 articles without (the chat model could not be loaded" in run.stdout
+
+
+def test_reindex_in_a_running_app_writes_missing_questions_with_its_own_chat_model(
+    kb: Path, tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import agent.wiring
+    from agent.wiring import build_services
+
+    _write_cache(kb, {"en-club": [CLUB_QUESTION], "en-payment": [], "en-refunds": []}, model=SMALL_CHAT_MODEL)
+    settings = make_settings(tmp_path / "data", knowledge_dir=kb, generated_questions=6)
+    services = build_services(settings, embedder=embedder)
+    first = services.staff_services.reindex("cli:tester")
+    assert (first.questions_from_cache, first.questions_generated) == (3, 0)
+    live = services.agent  # the app is running: its chat model is loaded
+
+    def second_model(_settings: Settings) -> None:
+        raise AssertionError("a second chat model was loaded")
+
+    monkeypatch.setattr(agent.wiring, "build_generator", second_model)
+    write_article(
+        kb, "en-refunds", title="Refunds", body="Refunds now take 7 days after your return arrives."
+    )
+    report = services.staff_services.reindex("cli:tester")
+    assert (report.questions_from_cache, report.questions_generated, report.without_questions) == (2, 1, [])
+    assert _cached(kb)["en-refunds"]["model"] == SMALL_CHAT_MODEL
+    club = next(s for s in live.retriever.search(CLUB_QUESTION) if s.article_id == "en-club")
+    assert club.generated_rank == 0  # the live retriever ranks by the generated questions too
+
+
+def test_a_simulation_never_writes_the_questions_of_the_folder_it_reads(
+    kb: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    from agent.wiring import build_simulation
+
+    _write_cache(kb, {"en-club": [CLUB_QUESTION], "en-payment": ["Card?"]}, model=SMALL_CHAT_MODEL)
+    before = (kb / CACHE_FILE).read_bytes()
+    settings = make_settings(tmp_path / "live", knowledge_dir=kb, generated_questions=6)
+    out = tmp_path / "run"
+    pipeline, _ = build_simulation(settings, out, generator=ScriptedGenerator("Is my money back soon?"))
+    assert (kb / CACHE_FILE).read_bytes() == before  # the folder simulated is left as it was
+    written = _cached(out / "data")  # only the article missing from the cache was generated
+    assert written["en-refunds"]["questions"] == ["Is my money back soon?"]
+    assert written["en-club"]["questions"] == [CLUB_QUESTION]
+    assert pipeline.retriever.search("Is my money back soon?")[0].generated_rank == 0
