@@ -19,6 +19,8 @@ from agent.errors import ConfigError, KnowledgeError
 from agent.knowledge.articles import KnowledgeBase, load_knowledge
 from agent.knowledge.embeddings import Embedder, load_embedder
 from agent.knowledge.index import open_client, open_collection, sync_index
+from agent.knowledge.question_index import open_question_collection
+from agent.knowledge.questions import CACHE_FILE, QuestionCache, QuestionSource
 from agent.knowledge.retrieval import Retriever, Scope
 from agent.privacy.audit import AuditLog
 from agent.privacy.redaction import Redactor
@@ -76,6 +78,26 @@ def build_generator(settings: Settings) -> Generator:
     )
 
 
+def question_source(
+    settings: Settings, generator: Callable[[], Generator] | None = None, *, save_to: Path | None = None
+) -> QuestionSource | None:
+    """Generated questions for indexing `settings.knowledge_dir`: its cache file, else the chat model,
+    loaded only for the first article missing from the cache (`generator`: a running app's model
+    instead of a second one). `save_to`: write the cache there instead (a simulation never writes the
+    folder it reads). None when generated_questions is 0."""
+    if not settings.generated_questions:
+        return None
+    cache = QuestionCache.load(settings.knowledge_dir / CACHE_FILE)
+    cache.path = save_to or cache.path
+    short = settings.model_copy(update={"max_answer_tokens": 150})  # six questions fit in 150 tokens
+    return QuestionSource(
+        cache,
+        settings.inference_model if settings.inference_urls else settings.chat_model,
+        settings.generated_questions,
+        generator or (lambda: build_generator(short)),
+    )
+
+
 def open_store(settings: Settings) -> Any:
     """The Chroma client: the configured Chroma server, else the local store in the data dir."""
     return open_client(settings.index_dir, server_url=settings.vector_store_url, ca_file=settings.tls_ca_file)
@@ -84,8 +106,10 @@ def open_store(settings: Settings) -> Any:
 def build_retriever(settings: Settings, embedder: Embedder | None = None) -> Retriever:
     """Retriever over the existing index (raises IndexNotReadyError when there is none)."""
     embedder = embedder or build_embedder(settings)
-    collection = open_collection(open_store(settings), embedder.name, create=False)
+    client = open_store(settings)
+    collection = open_collection(client, embedder.name, create=False)
     scope = Scope(tuple(settings.scope_collections), tuple(settings.scope_languages))
+    weight = settings.generated_questions_weight if settings.generated_questions else 0.0
     return Retriever(
         collection,
         embedder,
@@ -94,6 +118,8 @@ def build_retriever(settings: Settings, embedder: Embedder | None = None) -> Ret
         rrf_k=settings.rrf_k,
         lexical_weight=settings.lexical_weight,
         split_compounds=settings.split_compounds,
+        questions=open_question_collection(client, embedder.name, create=False) if weight else None,
+        generated_weight=weight,
     )
 
 
@@ -177,7 +203,9 @@ def build_simulation(
     embedder = build_embedder(sim)
     if sim.vector_store_url:  # the simulation's index must never be written into the live server
         sim = sim.model_copy(update={"vector_store_url": None})
-    sync_index(kb, embedder, sim.index_dir, chunk_size=sim.chunk_size)
+    model = (lambda: generator) if generator is not None else None
+    questions = question_source(sim, model, save_to=data_dir / CACHE_FILE)
+    sync_index(kb, embedder, sim.index_dir, chunk_size=sim.chunk_size, questions=questions)
     return build_agent(sim, embedder, generator, curated, count_curated_uses=False), kb
 
 

@@ -28,6 +28,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agent.knowledge.articles import Article, load_knowledge  # noqa: E402
+from agent.knowledge.questions import generate_questions as questions_for  # noqa: E402
 from agent.runtime.process import harden_process  # noqa: E402
 from agent.settings import load_settings  # noqa: E402
 from agent.wiring import build_embedder, build_generator  # noqa: E402
@@ -35,12 +36,7 @@ from bench.retrieval import EvalSet, rank_questions  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 WEIGHTS = (0.25, 0.5, 1.0)  # weight of the generated-questions list in the fusion
-INSTRUCTION = {
-    "de": "Welche Fragen stellen Kunden, deren Antwort in diesem Artikel steht? Schreibe 6 verschiedene "
-    "Kundenfragen, jede in einer eigenen Zeile, umgangssprachlich, mit anderen Wörtern als der Artikel.",
-    "en": "Which questions do customers ask whose answer is in this article? Write 6 different customer "
-    "questions, each on its own line, casual, in other words than the article.",
-}
+QUESTIONS = 6  # per article; the product's prompt (agent/knowledge/questions.py) with this count
 
 
 def main() -> None:
@@ -108,12 +104,9 @@ def generate_questions(
             if generator is None:
                 generator = build_generator(settings.model_copy(update={"max_answer_tokens": 150}))
             start = time.perf_counter()
-            language = article.meta.language if article.meta.language in INSTRUCTION else "en"
-            prompt = f"# {article.meta.title}\n\n{article.body[:1500]}\n\n{INSTRUCTION[language]}"
-            text = "".join(generator.stream([{"role": "user", "content": prompt}]))
+            questions = questions_for(generator, article, QUESTIONS)
             seconds.append(time.perf_counter() - start)
-            questions = [line.strip(" -*0123456789.#").strip() for line in text.splitlines() if "?" in line]
-            entry = {"hash": article.content_hash, "questions": questions[:6]}
+            entry = {"hash": article.content_hash, "questions": questions}
             cached[article.id] = entry
             print(f"{article.id}: {entry['questions']}", flush=True)
         result[article.id] = entry["questions"]

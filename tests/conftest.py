@@ -40,6 +40,9 @@ def _no_config_file(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Te
     for name in list(os.environ):
         if name.startswith("SUPPORT_AGENT_"):
             monkeypatch.delenv(name)
+    # Nor does indexing have a chat model write questions (slow, and it would write the knowledge
+    # folder's cache): the tests of generated questions set this themselves.
+    monkeypatch.setenv("SUPPORT_AGENT_GENERATED_QUESTIONS", "0")
     monkeypatch.chdir(tmp_path_factory.getbasetemp())
 
 
@@ -51,6 +54,7 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
         "models_dir": MODELS_DIR,
         "chat_model": SMALL_CHAT_MODEL,
         "threads": 2,
+        "generated_questions": 0,  # no chat model writes questions at index time unless a test asks
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -18,6 +18,8 @@ from agent.errors import IndexNotReadyError
 from agent.knowledge.articles import Article, KnowledgeBase
 from agent.knowledge.chunking import chunk_article
 from agent.knowledge.embeddings import Embedder
+from agent.knowledge.question_index import sync_questions
+from agent.knowledge.questions import QuestionSource
 from agent.runtime.endpoints import parse_endpoint
 
 log = logging.getLogger(__name__)
@@ -38,13 +40,26 @@ class IndexReport:
     chunks: int = 0
     finished_at: str = ""
     indexed_at: dict[str, str] = field(default_factory=dict)  # article id → run that last embedded it
+    questions: int = 0  # generated questions in the index
+    questions_from_cache: int = 0  # articles whose questions were cached
+    questions_generated: int = 0  # articles whose questions the chat model wrote in this run
+    without_questions: list[str] = field(default_factory=list)  # not cached, and the model failed
+    questions_problem: str = ""  # why the chat model could not write them
 
     def summary(self) -> str:
         """One line a support lead can read."""
-        return (
+        line = (
             f"added {len(self.added)}, updated {len(self.updated)}, removed {len(self.removed)}, "
             f"unchanged {len(self.unchanged)}, invalid {len(self.invalid)} ({self.chunks} chunks in index)"
         )
+        if self.questions_from_cache or self.questions_generated or self.without_questions:
+            line += (
+                f"; generated questions: {self.questions_from_cache} articles from cache, "
+                f"{self.questions_generated} generated now ({self.questions} in index)"
+            )
+        if self.without_questions:
+            line += f", {len(self.without_questions)} articles without ({self.questions_problem or 'failed'})"
+        return line
 
 
 def open_client(index_dir: Path, *, server_url: str | None = None, ca_file: Path | None = None) -> Any:
@@ -126,12 +141,15 @@ def sync_index(
     chunk_size: int = 900,
     progress: bool | None = None,
     client: Any = None,
+    questions: QuestionSource | None = None,
 ) -> IndexReport:
     """Bring the index in line with the knowledge folder, re-embedding only changed articles.
 
     New chunks are written before the old ones are deleted, so an interrupted run leaves every
     article findable (at worst twice, which the next run cleans up). `client`: a Chroma client to use
     instead of the local store in index_dir (a Chroma server); the run's report stays in index_dir.
+    `questions`: where customer-visible articles get their generated questions (cache, else the chat
+    model); None keeps the questions of unchanged articles and drops the others (question_index.py).
     """
     client = client or open_client(index_dir)
     collection = open_collection(client, embedder.name, create=True)
@@ -181,6 +199,12 @@ def sync_index(
             report.removed.append(article_id)
 
     report.chunks = collection.count()
+    report.questions = sync_questions(
+        kb, embedder, client, lambda a: _index_hash(a, chunk_size), questions, progress=progress
+    )
+    if questions is not None:
+        report.questions_from_cache, report.questions_generated = questions.from_cache, questions.generated
+        report.without_questions, report.questions_problem = list(questions.without), questions.unavailable
     report.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
     earlier, fresh = (read_state(index_dir) or {}).get("indexed_at", {}), {*report.added, *report.updated}
     report.indexed_at = {

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
 from agent.errors import AgentError
 from agent.knowledge.articles import Article, ArticleProblem, KnowledgeBase, Problem, parse_article
+from agent.knowledge.questions import CACHE_FILE
 
 Status = Literal["draft", "published"]
 _FRONT_MATTER = re.compile(r"\A(\ufeff?)---[ \t]*\r?\n(.*?)\r?\n---", re.DOTALL)
@@ -149,4 +151,8 @@ def as_if_published(source: Path, target: Path) -> list[str]:
             data = with_status(data.decode("utf-8"), "published").encode("utf-8")
             flipped.append(article.id)
         copy.write_bytes(data)
+    cached = source / CACHE_FILE
+    if cached.is_file():  # the generated questions of unchanged articles: only the drafts need the model
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(cached, target / CACHE_FILE)
     return flipped

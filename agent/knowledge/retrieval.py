@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +51,7 @@ class Source:
     fused: float = 0.0  # reciprocal-rank-fusion score that orders the sources
     dense_rank: int | None = None  # 0 = the article dense search ranks first; None = not among its hits
     lexical_rank: int | None = None  # the same for BM25
+    generated_rank: int | None = None  # the same for the generated questions (best question per article)
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,8 @@ class Retriever:
         rrf_k: int = 5,
         lexical_weight: float = 0.5,
         split_compounds: bool = True,
+        questions: Any = None,
+        generated_weight: float = 0.0,
     ) -> None:
         self._collection = collection
         self._embedder = embedder
@@ -85,7 +89,8 @@ class Retriever:
         self._top_k = top_k
         self._candidates = candidates
         self._rrf_k = rrf_k
-        self._weights = {"dense": 1.0, "lexical": lexical_weight}
+        self._weights = {"dense": 1.0, "lexical": lexical_weight, "generated": generated_weight}
+        self._questions = questions if generated_weight > 0 else None  # the generated-questions collection
         self._split_compounds = split_compounds
         self._lexical: LexicalIndex | None = None
         self._lexical_passages: list[_Hit] = []
@@ -143,7 +148,7 @@ class Retriever:
         dense = self._dense_hits(vector)
         lexical = self._lexical_hits(question)
         floor = min((h.dense or 0.0 for h in dense), default=0.0)
-        return self._fuse(dense, lexical, floor)[:k]
+        return self._fuse(dense, lexical, floor, self._generated_ranking(vector))[:k]
 
     def _dense_hits(self, vector: list[float]) -> list[_Hit]:
         result = self._collection.query(
@@ -159,6 +164,23 @@ class Retriever:
             )
             if self._scope.allows(meta)
         ]
+
+    def _generated_ranking(self, vector: list[float]) -> list[str]:
+        """Article ids by the cosine of their best generated question to the customer's question."""
+        if self._questions is None or not self._questions.count():
+            return []
+        result = self._questions.query(
+            query_embeddings=[vector],
+            n_results=self._candidates,
+            where=self._scope.where(),
+            include=["metadatas", "distances"],
+        )
+        best: dict[str, float] = {}
+        for meta, dist in zip(result["metadatas"][0], result["distances"][0], strict=True):
+            if self._scope.allows(meta):
+                article_id = str(meta["article_id"])
+                best[article_id] = max(best.get(article_id, -1.0), 1.0 - float(dist))
+        return sorted(best, key=best.__getitem__, reverse=True)
 
     def _lexical_hits(self, question: str) -> list[_Hit]:
         index = self._lexical_index()
@@ -187,7 +209,13 @@ class Retriever:
             self._lexical_count = count
         return self._lexical
 
-    def _fuse(self, dense: list[_Hit], lexical: list[_Hit], floor: float) -> list[Source]:
+    def _fuse(
+        self,
+        dense: list[_Hit],
+        lexical: list[_Hit],
+        floor: float,
+        generated: Sequence[str] = (),
+    ) -> list[Source]:
         sources: dict[str, Source] = {}
         passages: dict[str, dict[str, float]] = {}
         for ranked, kind in ((dense, "dense"), (lexical, "lexical")):
@@ -209,6 +237,12 @@ class Retriever:
                 text = _with_heading(hit.doc, hit.meta)
                 # passages keep the order they were found in, dense first
                 passages[article_id].setdefault(text, len(passages[article_id]))
+        # The generated questions only reorder articles found by passage: a source needs passages for the
+        # prompt, and its score stays the passages' (the coverage rule reads it).
+        for rank, article_id in enumerate(generated):
+            if article_id in sources:
+                sources[article_id].generated_rank = rank
+                sources[article_id].fused += self._weights["generated"] / (self._rrf_k + rank + 1)
         ranked = sorted(sources.values(), key=lambda s: (s.fused, s.score), reverse=True)
         for rank, source in enumerate(ranked):
             found = passages[source.article_id]

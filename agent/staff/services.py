@@ -228,11 +228,13 @@ class StaffServices:
     ) -> IndexReport:
         """Bring the live index up to date with the knowledge folder (`kb`: read already), refresh the
         live retriever if the agent is loaded, and audit the run."""
-        from agent.wiring import build_embedder, open_store
+        from agent.wiring import build_embedder, open_store, question_source
 
         kb = kb or self.knowledge()
         new_versions = self.article_versions.snapshot(kb, ON_DISK)  # edits made directly in the files
         live = self._loaded_retriever()
+        agent = vars(self._services).get("agent")  # a running app's chat model writes missing questions
+        model = (lambda: agent.generator) if agent is not None else None
         report = sync_index(
             kb,
             live.embedder if live else self._services.embedder or build_embedder(self.settings),
@@ -240,6 +242,7 @@ class StaffServices:
             chunk_size=self.settings.chunk_size,
             client=open_store(self.settings),
             progress=progress,
+            questions=question_source(self.settings, model),
         )
         if live:
             live.refresh()
