@@ -88,7 +88,9 @@ def question_source(
     if not settings.generated_questions:
         return None
     cache = QuestionCache.load(settings.knowledge_dir / CACHE_FILE)
-    cache.path = save_to or cache.path
+    if save_to is not None:  # a simulation reuses what it generated before for articles the folder lacks
+        cache.entries = {**QuestionCache.load(save_to).entries, **cache.entries}
+        cache.path = save_to
     short = settings.model_copy(update={"max_answer_tokens": 150})  # six questions fit in 150 tokens
     return QuestionSource(
         cache,

@@ -1,8 +1,9 @@
 """`make bench-doc2query`: would questions generated per article at index time ("doc2query") help retrieval?
 
 For every customer-visible article of the demo help center (and of XQuAD with --xquad) the configured
-chat model writes six questions a customer might ask (cached by the article's content hash in
-bench/out/doc2query/, so a rerun only generates for changed articles). The generated questions are
+chat model writes six questions a customer might ask with the product's prompt (cached by the article's
+content hash in bench/out/retrieval/<demo|xquad>/data/.generated-questions.json, the file
+bench-retrieval reads, so a rerun only generates for changed articles). The generated questions are
 embedded; a customer question's best cosine to an article's generated questions ranks the articles a
 third way, fused into the product's ranking (dense + BM25, reciprocal rank with the product's rrf_k)
 with a weight. Reported per set (dev, German paraphrases, XQuAD) and language: recall@1/@3 and MRR of
@@ -28,6 +29,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agent.knowledge.articles import Article, load_knowledge  # noqa: E402
+from agent.knowledge.questions import CACHE_FILE, QuestionCache  # noqa: E402
 from agent.knowledge.questions import generate_questions as questions_for  # noqa: E402
 from agent.runtime.process import harden_process  # noqa: E402
 from agent.settings import load_settings  # noqa: E402
@@ -60,7 +62,9 @@ def main() -> None:
     report: dict[str, Any] = {"help_centers": {}, "sets": {}}
     for center, knowledge, question_files in help_centers:
         articles = [a for a in load_knowledge(knowledge).articles if a.customer_visible]
-        generated, seconds = generate_questions(settings, articles, args.out / "doc2query" / f"{center}.json")
+        generated, seconds = generate_questions(
+            settings, articles, args.out / "retrieval" / center / "data" / CACHE_FILE
+        )
         report["help_centers"][center] = {
             "articles": len(articles),
             "generated_now": len(seconds),
@@ -93,25 +97,25 @@ def main() -> None:
 def generate_questions(
     settings: Any, articles: list[Article], cache_file: Path
 ) -> tuple[dict[str, list[str]], list[float]]:
-    """Six generated customer questions per article, from the cache when the article is unchanged."""
-    cached = json.loads(cache_file.read_text(encoding="utf-8")) if cache_file.exists() else {}
+    """Six generated customer questions per article, from the cache when the article is unchanged.
+
+    The cache is the product's (the file bench-retrieval and a simulation of the folder read)."""
+    cache = QuestionCache.load(cache_file)
     generator = None
     result: dict[str, list[str]] = {}
     seconds: list[float] = []
     for article in articles:
-        entry = cached.get(article.id)
-        if entry is None or entry["hash"] != article.content_hash:
+        questions = cache.get(article, settings.chat_model, QUESTIONS)
+        if questions is None:
             if generator is None:
                 generator = build_generator(settings.model_copy(update={"max_answer_tokens": 150}))
             start = time.perf_counter()
             questions = questions_for(generator, article, QUESTIONS)
             seconds.append(time.perf_counter() - start)
-            entry = {"hash": article.content_hash, "questions": questions}
-            cached[article.id] = entry
-            print(f"{article.id}: {entry['questions']}", flush=True)
-        result[article.id] = entry["questions"]
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
-    cache_file.write_text(json.dumps(cached, indent=1, ensure_ascii=False), encoding="utf-8")
+            cache.put(article, settings.chat_model, QUESTIONS, questions)
+            print(f"{article.id}: {questions}", flush=True)
+        result[article.id] = questions
+    cache.save()
     return result, seconds
 
 

@@ -24,13 +24,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from agent.errors import ModelError  # noqa: E402
 from agent.knowledge.articles import load_knowledge  # noqa: E402
 from agent.knowledge.embeddings import Embedder  # noqa: E402
 from agent.knowledge.index import sync_index  # noqa: E402
+from agent.knowledge.questions import CACHE_FILE, QuestionSource  # noqa: E402
 from agent.knowledge.retrieval import Source, covering  # noqa: E402
 from agent.runtime.process import harden_process  # noqa: E402
 from agent.settings import Settings, load_settings  # noqa: E402
-from agent.wiring import build_embedder, build_retriever  # noqa: E402
+from agent.wiring import build_embedder, build_retriever, question_source  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPTH = 10  # ranked articles kept per question
@@ -84,7 +86,13 @@ def rank_questions(settings: Settings, eval_set: EvalSet, work: Path, limit: int
     """Index the set's help center (incrementally) and rank articles for each of its questions."""
     sim = settings.model_copy(update={"knowledge_dir": eval_set.knowledge, "data_dir": work / "data"})
     embedder = _embedder(sim)
-    sync_index(load_knowledge(eval_set.knowledge), embedder, sim.index_dir, chunk_size=sim.chunk_size)
+    sync_index(
+        load_knowledge(eval_set.knowledge),
+        embedder,
+        sim.index_dir,
+        chunk_size=sim.chunk_size,
+        questions=_cached_questions(sim, work),
+    )
     retriever = build_retriever(sim, embedder)
     retriever.warm()
     questions = [
@@ -97,6 +105,21 @@ def rank_questions(settings: Settings, eval_set: EvalSet, work: Path, limit: int
         runs.append({**question, "seconds": time.perf_counter() - start, "ranked": [_row(s) for s in ranked]})
     (work / f"runs-{eval_set.name}.json").write_text(json.dumps(runs), encoding="utf-8")  # to study misses
     return runs
+
+
+def _cached_questions(settings: Settings, work: Path) -> QuestionSource | None:
+    """Generated questions from the folder's cache or the bench's own (work/data), never the chat model:
+    a help center without them (XQuAD until `make bench-doc2query ARGS=--xquad ...` ran) is measured
+    without, and says so."""
+    source = question_source(settings, save_to=work / "data" / CACHE_FILE)
+    if source is None:
+        return None
+    source.load_model = _no_model
+    return source
+
+
+def _no_model() -> Any:
+    raise ModelError("bench-retrieval does not generate questions; run make bench-doc2query for them")
 
 
 _EMBEDDERS: dict[str, Embedder] = {}
@@ -150,6 +173,8 @@ DEFAULT_RULE = "+ agreed >= 0.80 (default)"
 # Retriever variants: settings changed against the defaults.
 VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
+    "no generated questions (before)": {"generated_questions_weight": 0.0},
+    "generated questions, weight 0.5": {"generated_questions_weight": 0.5},
     "no compound splitting": {"split_compounds": False},
     "dense only": {"lexical_weight": 0.0},
     "BM25 weight 1.0": {"lexical_weight": 1.0},

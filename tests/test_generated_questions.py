@@ -376,3 +376,7 @@ def test_a_simulation_never_writes_the_questions_of_the_folder_it_reads(
     assert written["en-refunds"]["questions"] == ["Is my money back soon?"]
     assert written["en-club"]["questions"] == [CLUB_QUESTION]
     assert pipeline.retriever.search("Is my money back soon?")[0].generated_rank == 0
+    # a second run reuses what the first one generated: the model is not asked again
+    again, _ = build_simulation(settings, out, generator=ScriptedGenerator("Something else entirely?"))
+    assert _cached(out / "data")["en-refunds"]["questions"] == ["Is my money back soon?"]
+    assert again.retriever.search("Is my money back soon?")[0].generated_rank == 0
