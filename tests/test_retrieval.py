@@ -79,6 +79,9 @@ def test_both_searches_agreeing_count_as_covered_below_the_cosine_threshold() ->
     assert covering([source("a", 0.81, 0, 2)], min_relevance=0.84, min_agreed=0.80) == []
     assert covering([source("a", 0.81, 0, None)], min_relevance=0.84, min_agreed=0.80) == []
     assert covering([source("a", 0.79, 0, 0)], min_relevance=0.84, min_agreed=0.80) == []  # agreed, too far
+    # the agreed article covers it also when the generated questions moved another one up in the fusion
+    moved = [source("b", 0.82, 1, None), source("a", 0.81, 0, 0)]
+    assert [s.article_id for s in covering(moved, min_relevance=0.84, min_agreed=0.80)] == ["a"]
     # above the cosine threshold every such source covers it, agreed or not
     both = [source("a", 0.86, 0, 0), source("b", 0.85, 1, None)]
     assert len(covering(both, min_relevance=0.84, min_agreed=0.80)) == 2
