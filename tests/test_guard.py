@@ -172,6 +172,24 @@ def test_a_short_answer_needs_the_passage_sentence_about_the_question(guard: Gro
     assert not kohle.supported
 
 
+def test_a_question_in_the_article_says_neither_yes_nor_no(guard: GroundingGuard) -> None:
+    # Measured on the demo: the password article opens with "Sie haben Ihr Passwort vergessen oder können
+    # sich nicht mehr anmelden?"; its "nicht" made every answer sentence about the password a "no".
+    passwort = _source(
+        "de-passwort",
+        "de",
+        "Sie haben Ihr Passwort vergessen oder können sich nicht mehr anmelden? So setzen Sie Ihr Passwort "
+        "unter **Mein Konto** mit **Passwort zurücksetzen** zurück.",
+    )
+    question = "komm nicht mehr in mein konto rein, pw vergessen"
+    assert guard.check(
+        "Klicken Sie unter Mein Konto auf Passwort zurücksetzen.", [passwort], question
+    ).supported
+    # a statement of the article still decides: its "nicht" makes the opposite claim a "no"
+    express = guard.check("Express delivery is available to the Canary Islands.", [SHIPPING], "express?")
+    assert not express.supported and "yes/no" in express.unsupported_facts
+
+
 def test_a_fact_must_occur_in_the_passage_that_supports_the_sentence(guard: GroundingGuard) -> None:
     # Both prices are in the sources, but the standard-delivery passage says €4.90.
     wrong = guard.check("Standard delivery within Germany costs €9.90.", [SHIPPING], "shipping costs?")

@@ -178,9 +178,10 @@ def _states_with(own: set[str], asked: set[str], passage: str) -> bool:
 def _agrees(sentence: str, passage: str) -> bool:
     """Does the passage sentence closest to this one say it with the same polarity (yes vs not)?"""
     stems = set(tokenize(sentence, _LANGUAGES))
-    closest = max(
-        split_sentences(passage) or [passage], key=lambda s: len(stems & set(tokenize(s, _LANGUAGES)))
-    )
+    # A question in the article ("Passwort vergessen oder können Sie sich nicht mehr anmelden?") or a
+    # "[heading]" states nothing, so its "nicht" must not make every answer about the topic a "no".
+    statements = [s for s in split_sentences(passage) if not s.rstrip("]").endswith("?")]
+    closest = max(statements or [passage], key=lambda s: len(stems & set(tokenize(s, _LANGUAGES))))
     return _negative(sentence) == _negative(closest)
 
 

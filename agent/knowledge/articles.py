@@ -70,6 +70,19 @@ class Article:
         payload = self.meta.model_dump_json() + "\n" + self.body
         return hashlib.sha256(payload.encode()).hexdigest()
 
+    def index_metadata(self) -> dict[str, str]:
+        """What every index entry of the article carries: who may see it (the scope filter) and its source."""
+        meta = self.meta
+        return {
+            "article_id": meta.id,
+            "title": meta.title,
+            "url": meta.url or "",
+            "language": meta.language,
+            "collection": meta.collection,
+            "audience": meta.audience,
+            "status": meta.status,
+        }
+
 
 @dataclass(frozen=True)
 class Problem:

@@ -94,8 +94,19 @@ def collection_name(embedder_name: str) -> str:
 
 
 def open_collection(client: Any, embedder_name: str, *, create: bool) -> Any:
-    """The knowledge collection. embedding_function=None: Chroma must never embed (or download) itself."""
-    name = collection_name(embedder_name)
+    """The knowledge collection (passages)."""
+    collection = open_vectors(client, collection_name(embedder_name), embedder_name, create=create)
+    if collection is None:
+        raise IndexNotReadyError(
+            f"There is no search index for the embedding model '{embedder_name}' yet. "
+            "Run `make index` (or `support-agent index`) first."
+        )
+    return collection
+
+
+def open_vectors(client: Any, name: str, embedder_name: str, *, create: bool) -> Any | None:
+    """A cosine collection of vectors made by `embedder_name`; None when it does not exist (and `create`
+    is False). embedding_function=None: Chroma must never embed (or download a model) itself."""
     if create:
         return client.get_or_create_collection(
             name=name,
@@ -105,11 +116,8 @@ def open_collection(client: Any, embedder_name: str, *, create: bool) -> Any:
         )
     try:
         return client.get_collection(name=name, embedding_function=None)
-    except Exception as exc:  # chromadb raises NotFoundError/ValueError depending on version
-        raise IndexNotReadyError(
-            f"There is no search index for the embedding model '{embedder_name}' yet. "
-            "Run `make index` (or `support-agent index`) first."
-        ) from exc
+    except Exception:  # chromadb raises NotFoundError/ValueError depending on version
+        return None
 
 
 def _index_hash(article: Article, chunk_size: int) -> str:
@@ -117,16 +125,9 @@ def _index_hash(article: Article, chunk_size: int) -> str:
 
 
 def _metadata(article: Article, index_hash: str, position: int, heading_path: str) -> dict[str, Any]:
-    meta = article.meta
     return {
-        "article_id": meta.id,
-        "title": meta.title,
-        "url": meta.url or "",
-        "language": meta.language,
-        "collection": meta.collection,
-        "audience": meta.audience,
-        "status": meta.status,
-        "updated": meta.updated.isoformat(),
+        **article.index_metadata(),
+        "updated": article.meta.updated.isoformat(),
         "heading_path": heading_path,
         "position": position,
         "index_hash": index_hash,

@@ -32,18 +32,9 @@ def question_collection_name(embedder_name: str) -> str:
 
 def open_question_collection(client: Any, embedder_name: str, *, create: bool) -> Any | None:
     """The generated-questions collection; None when it does not exist (and `create` is False)."""
-    name = question_collection_name(embedder_name)
-    if create:
-        return client.get_or_create_collection(
-            name=name,
-            embedding_function=None,
-            configuration={"hnsw": {"space": "cosine"}},
-            metadata={"embedding_model": embedder_name},
-        )
-    try:
-        return client.get_collection(name=name, embedding_function=None)
-    except Exception:  # chromadb raises NotFoundError/ValueError depending on version
-        return None
+    from agent.knowledge.index import open_vectors
+
+    return open_vectors(client, question_collection_name(embedder_name), embedder_name, create=create)
 
 
 def sync_questions(
@@ -102,15 +93,8 @@ def _questions_hash(questions: list[str]) -> str:
 
 
 def _metadata(article: Article, index_hash: str, questions_hash: str) -> dict[str, Any]:
-    meta = article.meta
     return {
-        "article_id": meta.id,
-        "title": meta.title,
-        "url": meta.url or "",
-        "language": meta.language,
-        "collection": meta.collection,
-        "audience": meta.audience,
-        "status": meta.status,
+        **article.index_metadata(),
         "index_hash": index_hash,  # the same as the article's passages
         "questions_hash": questions_hash,
     }
