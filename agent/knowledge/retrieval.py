@@ -167,7 +167,7 @@ class Retriever:
 
     def _generated_ranking(self, vector: list[float]) -> list[str]:
         """Article ids by the cosine of their best generated question to the customer's question."""
-        if self._questions is None or not self._questions.count():
+        if self._questions is None:  # an empty collection simply returns no hits
             return []
         result = self._questions.query(
             query_embeddings=[vector],
