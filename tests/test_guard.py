@@ -14,6 +14,7 @@ from agent.answering.guard import (
     split_sentences,
     unsupported_facts,
 )
+from agent.answering.language import detect_language
 from agent.knowledge.retrieval import Source
 from agent.wiring import agent_policy, build_retriever
 from tests.conftest import make_settings
@@ -208,6 +209,32 @@ def test_german_answers_say_sie_unless_configured(guard: GroundingGuard, embedde
     assert du_guard.check(informal, [RETOUREN], question).supported
 
 
+def test_a_sentence_in_the_other_language_is_dropped(guard: GroundingGuard) -> None:
+    # Measured with the 1.5B model: "telefonnummer vom lager in erfurt bitte" got "The telephone number
+    # for the Nordlicht Store in Erfurt is +49 30 1234 5678." – English, and the support line at that.
+    english = "You can return items within 30 days of delivery."
+    assert guard.check(english, [RETURNS], "how long can I return?", "en").supported
+    verdict = guard.check(english, [RETURNS], "wie lange kann ich zurückschicken?", "de")
+    assert not verdict.supported and "not in de" in verdict.unsupported_facts
+    # a German sentence may name an English label of the shop
+    german = "Sie können Artikel innerhalb von 30 Tagen nach Lieferung zurücksenden, siehe „My orders“."
+    assert guard.check(german, [RETOUREN], "Wie lange habe ich Zeit?", "de").supported
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [
+        ("telefonnummer vom lager in erfurt bitte, will da direkt anrufen", "de"),
+        ("wohn in belgien, geht bei euch lastschrift?", "de"),
+        ("In welchem Jahr starb Tesla?", "de"),
+        ("stop sending me marketing emails pls", "en"),
+        ("when will my order arrive?", "en"),
+    ],
+)
+def test_casual_questions_get_their_language(question: str, language: str) -> None:
+    assert detect_language(question, default="?") == language
+
+
 def test_facts_match_across_number_formats() -> None:
     corpus = RETURNS.passages[0]
     assert unsupported_facts("Andere EU-Länder zahlen 6,90 € für das Etikett.", corpus) == []
@@ -254,11 +281,50 @@ def test_agent_drops_the_invented_sentence_and_wrong_price(demo_data_dir: Path, 
     assert "3.50" not in answer.text and "scarf" not in answer.text
 
 
+SURE = "how many days do I have to return an item?"  # dense search and BM25 both rank en-returns first
+
+
 def test_nothing_supported_gives_a_quoted_passage(demo_data_dir: Path, embedder) -> None:
-    answer = _agent(demo_data_dir, embedder, "Our CEO personally drives every parcel to you.").ask(QUESTION)
+    answer = _agent(demo_data_dir, embedder, "Our CEO personally drives every parcel to you.").ask(SURE)
     assert answer.extractive and not answer.refused
     assert [c.id for c in answer.citations] == ["en-returns"]
     assert answer.text.startswith("Returning an item:")
+
+
+def test_no_quote_unless_the_rankings_agree(demo_data_dir: Path, embedder) -> None:
+    # Measured with the 1.5B model: the dropped invention "The code word is …" left the returns article
+    # quoted for a question it does not answer. Dense search ranks it first by cosine; BM25 only third.
+    question = "whats the code word your agents use to accept returns after 30 days"
+    answer = _agent(demo_data_dir, embedder, 'The code word is "Bluebird".').ask(question)
+    assert answer.refused and answer.refusal == "guard" and not answer.extractive
+    assert answer.retrieved[0] == "en-returns"
+
+
+def test_an_article_every_ranking_puts_first_is_quoted_below_the_cosine_bar(
+    demo_data_dir: Path, embedder
+) -> None:
+    # Another help center's cosine scale is lower throughout (XQuAD's long paragraphs): agreement of the
+    # rankings carries over where a cosine bar does not.
+    settings = make_settings(demo_data_dir, min_relevance_to_quote=0.99)
+    agent = SupportAgent(
+        build_retriever(settings, embedder),
+        ScriptedGenerator("Our CEO personally drives every parcel to you."),
+        agent_policy(settings),
+        GroundingGuard(embedder),
+    )
+    answer = agent.ask(SURE)
+    assert answer.extractive and [c.id for c in answer.citations] == ["en-returns"]
+
+
+def test_a_kept_introduction_without_what_it_introduced_is_no_answer(demo_data_dir: Path, embedder) -> None:
+    # Measured: after everything else was dropped, "2. Verfahren:" alone was the answer to a recipe question.
+    script = "Send items back like this:\n1. Call our CEO at home and ask him nicely."
+    answer = _agent(demo_data_dir, embedder, script).ask(SURE)
+    assert answer.removed == ["1. Call our CEO at home and ask him nicely."]  # the introduction was kept
+    assert "like this" not in answer.text
+    assert answer.extractive and [c.id for c in answer.citations] == ["en-returns"]
+    longer = "You have 30 days from the day of delivery to send items back:\n1. Call our CEO at home."
+    assert _agent(demo_data_dir, embedder, longer).ask(SURE).text == longer.splitlines()[0]
 
 
 def test_digits_of_a_phone_number_do_not_support_a_number() -> None:
@@ -286,6 +352,23 @@ def test_model_saying_not_covered_becomes_a_handoff(demo_data_dir: Path, embedde
     answer = _agent(demo_data_dir, embedder, "NOT_COVERED").ask(QUESTION)
     assert answer.refused and answer.citations == []
     assert "support@nordlicht-shop.example" in answer.text
+
+
+def test_not_covered_of_an_article_retrieval_is_sure_of_quotes_it(demo_data_dir: Path, embedder) -> None:
+    # Measured on the dev set: 5 of 9 answerable questions the 1.5B model called NOT_COVERED had the right
+    # article first in every ranking and well above the cosine bar.
+    answer = _agent(demo_data_dir, embedder, "NOT_COVERED").ask(SURE)
+    assert answer.extractive and not answer.refused
+    assert [c.id for c in answer.citations] == ["en-returns"]
+    # …but agreement alone, with a cosine below the bar, is not enough when the model said so
+    settings = make_settings(demo_data_dir, min_relevance_to_quote=0.99)
+    agent = SupportAgent(
+        build_retriever(settings, embedder),
+        ScriptedGenerator("NOT_COVERED"),
+        agent_policy(settings),
+        GroundingGuard(embedder),
+    )
+    assert agent.ask(SURE).refusal == "model"
 
 
 def test_a_looping_model_is_stopped_and_said_once(demo_data_dir: Path, embedder) -> None:

@@ -162,7 +162,7 @@ class SupportAgent:
                             if _repeats(sentence, kept, removed):
                                 looping = True  # a small model repeating itself: nothing new will come
                                 break
-                            abstained |= self._judge(sentence, sources, base.question, kept, removed)
+                            abstained |= self._judge(sentence, sources, base, kept, removed)
                         if sentences and kept:
                             first_at = first_at or time.perf_counter()
                             yield replace(base, text=_join(kept), citations=_cited(kept, sources))
@@ -181,7 +181,7 @@ class SupportAgent:
             )
             return
         if buffer.strip() and not looping:
-            abstained |= self._judge(buffer.strip(), sources, base.question, kept, removed)
+            abstained |= self._judge(buffer.strip(), sources, base, kept, removed)
         end = time.perf_counter()
         timings.update(ttft_s=round((first_at or end) - retrieved, 4), total_s=round(end - start, 4))
         done = replace(base, timings=timings, done=True, removed=[v.sentence for v in removed])
@@ -197,23 +197,24 @@ class SupportAgent:
         sources: list[Source],
     ) -> Answer:
         """The final answer from the sentences the guard kept; a quoted passage or a handoff without any."""
+        kept = _without_dangling_intro(kept)
         if kept:
             return replace(done, text=_join(kept), citations=_cited(kept, sources))
-        top = sources[0]
-        if abstained or done.follow_up or top.score < self._policy.min_relevance_to_quote:
+        sure = _sure_of(sources[0], self._policy.min_relevance_to_quote, strict=abstained)
+        if done.follow_up or not sure:
             # Quoting a passage helps only when retrieval is sure it is the right one – never when the
             # topic was borrowed from the previous question (an off-topic question mid-chat).
             refusal = "model" if abstained else "guard"
             return replace(done, text=self._handoff(done.language), refused=True, refusal=refusal)
-        return replace(done, text=_quote(top), citations=[_citation(top)], extractive=True)
+        return replace(done, text=_quote(sources[0]), citations=[_citation(sources[0])], extractive=True)
 
     def _judge(
-        self, sentence: str, sources: list[Source], question: str, kept: list[Verdict], removed: list[Verdict]
+        self, sentence: str, sources: list[Source], base: Answer, kept: list[Verdict], removed: list[Verdict]
     ) -> bool:
         """Keep or drop one sentence; True when it is the model saying the articles do not cover it."""
         if NOT_COVERED in sentence.upper().replace(" ", "_"):
             return True
-        verdict = self._guard.check(sentence, sources, question)
+        verdict = self._guard.check(sentence, sources, base.question, base.language)
         (kept if verdict.supported else removed).append(verdict)
         return False
 
@@ -293,6 +294,29 @@ class SupportAgent:
         best = sources[0].score
         close = [s for s in sources[1:] if best - s.score <= self._policy.source_margin]
         return [sources[0], *close][: self._policy.max_sources]
+
+
+def _without_dangling_intro(kept: list[Verdict]) -> list[Verdict]:
+    """The kept sentences without a last one that only introduces what follows ("So geht's:"): the
+    guard dropped what it introduced, and alone it answers nothing. (A longer one ending in a colon,
+    "You have 30 days to send items back:", still says something and stays.)"""
+    while kept and kept[-1].sentence.rstrip(" *_").endswith(":") and len(kept[-1].sentence.split()) <= 5:
+        kept = kept[:-1]
+    return kept
+
+
+def _sure_of(top: Source, min_relevance: float, *, strict: bool) -> bool:
+    """Is retrieval sure enough of the best article to quote it when the model gave no kept answer?
+
+    Two of its three rankings must put it in their first two: one high cosine alone quoted the returns
+    article for "what's the code word for returns after 30 days?". When every ranking puts it first, a
+    lower cosine will do: another help center's articles (long, encyclopedic) score lower throughout.
+    `strict` (the model said the articles do not cover it): the cosine must be high as well – the small
+    model says so of articles it misreads, but also of questions that merely share a topic with one.
+    """
+    if top.ranked_within(2) < 2:
+        return False
+    return top.score >= min_relevance or (top.first_everywhere and not strict)
 
 
 def _curated_answer(found: CuratedMatch, question: str, language: str, redacted: dict[str, int]) -> Answer:

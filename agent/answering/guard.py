@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from agent.answering.language import written_in_other_language
 from agent.knowledge.embeddings import Embedder
 from agent.knowledge.lexical import tokenize
 from agent.knowledge.retrieval import Source
@@ -65,10 +66,11 @@ class GroundingGuard:
         self._policy = policy or GuardPolicy()
         self._vectors: dict[str, list[float]] = {}  # passage embeddings, reused across sentences
 
-    def check(self, sentence: str, sources: list[Source], question: str = "") -> Verdict:
+    def check(self, sentence: str, sources: list[Source], question: str = "", language: str = "") -> Verdict:
         """Is this sentence supported by one passage? That passage must hold every number, e-mail, phone
         and URL of the sentence (or the customer's question does), agree with its yes or no, and match
-        its words or meaning beyond what the customer already said."""
+        its words or meaning beyond what the customer already said. A sentence in the other language
+        than the answer's (`language`) is dropped whatever its support."""
         said = sentence
         sentence = _LIST_NUMBER.sub("", sentence)  # the number of a list item is no word or fact of it
         passages = [(s.article_id, p) for s in sources for p in s.passages]
@@ -84,6 +86,8 @@ class GroundingGuard:
             problems.extend(foreign)
         if self._policy.formal_german:
             problems.extend(_INFORMAL.findall(sentence))
+        if language and written_in_other_language(sentence, language):
+            problems.append(f"not in {language}")
         scored: list[_Match] = []
         vector = self._embedder.embed_query(sentence) if own else None
         for article_id, passage in passages:

@@ -11,12 +11,15 @@ _GERMAN = frozenset(
     "nicht kein keine keinen noch auch aber oder und wie was wann wo warum wieso welche welcher "
     "mit für von bei nach über auf aus zum zur im am um bis ohne gibt es schon bitte danke hallo "
     "lange kostet kosten geld zurück bestellung bestellt paket lieferung rechnung konto passwort "
-    "rücksendung umtausch versand zahlung garantie daten löschen ändern".split()
+    "rücksendung umtausch versand zahlung garantie daten löschen ändern "
+    "vom beim ins ans dass weil wenn hab da man euch uns eigentlich jetzt mal nur sehr sich "
+    "welchem welchen welches wer wen wem wessen worauf wogegen wozu woher wohin weshalb viele "
+    "jahr jahren wurden sein seine seiner ihre ihren zu einige oft".split()
 )
 _ENGLISH = frozenset(
     "the a an i you he she we they my your our is are am was were be been have has had can could "
     "will would should must do does did not no and or but how what when where why which who with "
-    "for from at on in of to by about into it this that there please thanks hello hi long much "
+    "for from at on of to by about into it this that there please pls thanks hello hi long much "
     "money back order ordered parcel package delivery invoice account password return refund "
     "exchange shipping payment warranty data delete change".split()
 )
@@ -24,13 +27,27 @@ _ENGLISH = frozenset(
 
 def detect_language(text: str, default: str = "en") -> str:
     """Return 'de' or 'en' for a message; `default` when there is no signal."""
-    lowered = text.lower()
-    words = _WORD.findall(lowered)
-    german = sum(w in _GERMAN for w in words) + 2 * len(re.findall(r"[äöüß]", lowered))
-    english = sum(w in _ENGLISH for w in words)
+    german, english = _signals(text)
     if german == english:
         return default
     return "de" if german > english else "en"
+
+
+def written_in_other_language(sentence: str, language: str) -> bool:
+    """Is this sentence plainly in the other of our two languages (not merely quoting a term of it)?"""
+    if language not in ("de", "en"):
+        return False
+    german, english = _signals(sentence)
+    own, other = (german, english) if language == "de" else (english, german)
+    return other >= 3 and own <= 1
+
+
+def _signals(text: str) -> tuple[int, int]:
+    """German and English evidence: common words of each, and German letters."""
+    lowered = text.lower()
+    words = _WORD.findall(lowered)
+    german = sum(w in _GERMAN for w in words) + 2 * len(re.findall(r"[äöüß]", lowered))
+    return german, sum(w in _ENGLISH for w in words)
 
 
 # Words that point back to something said before: a short question built on one of them needs the

@@ -53,6 +53,17 @@ class Source:
     lexical_rank: int | None = None  # the same for BM25
     generated_rank: int | None = None  # the same for the generated questions (best question per article)
 
+    def ranked_within(self, places: int) -> int:
+        """How many of the rankings (dense, BM25, generated questions) put this article in their first
+        `places`."""
+        ranks = (self.dense_rank, self.lexical_rank, self.generated_rank)
+        return sum(rank is not None and rank < places for rank in ranks)
+
+    @property
+    def first_everywhere(self) -> bool:
+        """Dense search and BM25 rank it first, and so do the generated questions where there are any."""
+        return self.dense_rank == 0 and self.lexical_rank == 0 and self.generated_rank in (0, None)
+
 
 @dataclass(frozen=True)
 class _Hit:
