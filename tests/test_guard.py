@@ -320,7 +320,8 @@ def test_a_kept_introduction_without_what_it_introduced_is_no_answer(demo_data_d
     # Measured: after everything else was dropped, "2. Verfahren:" alone was the answer to a recipe question.
     script = "Send items back like this:\n1. Call our CEO at home and ask him nicely."
     answer = _agent(demo_data_dir, embedder, script).ask(SURE)
-    assert answer.removed == ["1. Call our CEO at home and ask him nicely."]  # the introduction was kept
+    # the guard kept the introduction; dropped at the end, it is listed with the removed sentences
+    assert answer.removed == ["1. Call our CEO at home and ask him nicely.", "Send items back like this:"]
     assert "like this" not in answer.text
     assert answer.extractive and [c.id for c in answer.citations] == ["en-returns"]
     longer = "You have 30 days from the day of delivery to send items back:\n1. Call our CEO at home."

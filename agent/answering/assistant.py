@@ -197,7 +197,8 @@ class SupportAgent:
         sources: list[Source],
     ) -> Answer:
         """The final answer from the sentences the guard kept; a quoted passage or a handoff without any."""
-        kept = _without_dangling_intro(kept)
+        kept, dangling = _dangling_intro(kept)
+        done = replace(done, removed=[*done.removed, *(v.sentence for v in dangling)])
         if kept:
             return replace(done, text=_join(kept), citations=_cited(kept, sources))
         sure = _sure_of(sources[0], self._policy.min_relevance_to_quote, strict=abstained)
@@ -296,13 +297,18 @@ class SupportAgent:
         return [sources[0], *close][: self._policy.max_sources]
 
 
-def _without_dangling_intro(kept: list[Verdict]) -> list[Verdict]:
-    """The kept sentences without a last one that only introduces what follows ("So geht's:"): the
+def _dangling_intro(kept: list[Verdict]) -> tuple[list[Verdict], list[Verdict]]:
+    """The kept sentences split before a last one that only introduces what follows ("So geht's:"): the
     guard dropped what it introduced, and alone it answers nothing. (A longer one ending in a colon,
     "You have 30 days to send items back:", still says something and stays.)"""
-    while kept and kept[-1].sentence.rstrip(" *_").endswith(":") and len(kept[-1].sentence.split()) <= 5:
-        kept = kept[:-1]
-    return kept
+    end = len(kept)
+    while end and _only_introduces(kept[end - 1].sentence):
+        end -= 1
+    return kept[:end], kept[end:]
+
+
+def _only_introduces(sentence: str) -> bool:
+    return sentence.rstrip(" *_").endswith(":") and len(sentence.split()) <= 5
 
 
 def _sure_of(top: Source, min_relevance: float, *, strict: bool) -> bool:
