@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from agent.knowledge.lexical import LexicalIndex, compound_parts, tokenize
@@ -85,6 +86,14 @@ def test_both_searches_agreeing_count_as_covered_below_the_cosine_threshold() ->
     # above the cosine threshold every such source covers it, agreed or not
     both = [source("a", 0.86, 0, 0), source("b", 0.85, 1, None)]
     assert len(covering(both, min_relevance=0.84, min_agreed=0.80)) == 2
+    # the generated questions are the third vote: with either search ranking it first, two agree
+    # (measured: "will den pulli lieber in blau statt grün, könnt ihr den einfach tauschen?" – dense
+    # search second, BM25 and the generated questions first – was refused before)
+    for dense, lexical in ((1, 0), (0, 7)):
+        voted = [replace(source("a", 0.83, dense, lexical), generated_rank=0)]
+        assert [s.article_id for s in covering(voted, min_relevance=0.84, min_agreed=0.80)] == ["a"]
+    alone = [replace(source("a", 0.83, 2, 5), generated_rank=0)]
+    assert covering(alone, min_relevance=0.84, min_agreed=0.80) == []
 
 
 def test_sources_carry_their_rank_in_each_search(demo_data_dir: Path, embedder) -> None:

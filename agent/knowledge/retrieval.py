@@ -265,17 +265,26 @@ class Retriever:
 def covering(ranked: list[Source], *, min_relevance: float, min_agreed: float) -> list[Source]:
     """The ranked sources that cover the question; empty when the help center does not.
 
-    A source covers it when its relevance reaches `min_relevance`. When none does, the article both
-    searches agree is the best (dense search ranks it first, BM25 first or second) still covers it if its
-    relevance reaches the lower `min_agreed`: agreement of two different retrievers carries over to help
-    centers whose cosine scale differs (long articles, other wording), a single threshold does not. (It
-    need not be first in the fused order: the generated questions may have moved another one up.)
+    A source covers it when its relevance reaches `min_relevance`. When none does, an article two of the
+    three rankings agree is the best (dense search ranks it first, BM25 first or second, the generated
+    questions first) still covers it if its relevance reaches the lower `min_agreed`: agreement of
+    different retrievers carries over to help centers whose cosine scale differs (long articles, other
+    wording), a single threshold does not. (It need not be first in the fused order.)
     """
     sources = [s for s in ranked if s.score >= min_relevance]
     if sources or not ranked:
         return sources
-    agreed = [s for s in ranked if s.dense_rank == 0 and s.lexical_rank is not None and s.lexical_rank <= 1]
+    agreed = [s for s in ranked if _agreed_best(s)]
     return agreed[:1] if agreed and agreed[0].score >= min_agreed else []
+
+
+def _agreed_best(source: Source) -> bool:
+    votes = (
+        source.dense_rank == 0,
+        source.lexical_rank is not None and source.lexical_rank <= 1,
+        source.generated_rank == 0,
+    )
+    return sum(votes) >= 2
 
 
 def _source(meta: dict[str, Any], floor: float) -> Source:
