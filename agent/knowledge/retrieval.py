@@ -274,8 +274,8 @@ def covering(ranked: list[Source], *, min_relevance: float, min_agreed: float) -
     sources = [s for s in ranked if s.score >= min_relevance]
     if sources or not ranked:
         return sources
-    agreed = [s for s in ranked if _agreed_best(s)]
-    return agreed[:1] if agreed and agreed[0].score >= min_agreed else []
+    # Filter by relevance first: an agreed article below min_agreed must not hide one above it.
+    return [s for s in ranked if _agreed_best(s) and s.score >= min_agreed][:1]
 
 
 def _agreed_best(source: Source) -> bool:
