@@ -255,8 +255,8 @@ def test_sentence_splitting_keeps_abbreviations_and_list_items() -> None:
     assert done == ["First one."] and rest == "Second one is still comi"
 
 
-def _agent(demo_data_dir: Path, embedder, text: str) -> SupportAgent:
-    settings = make_settings(demo_data_dir)
+def _agent(demo_data_dir: Path, embedder, text: str, **settings_changes: object) -> SupportAgent:
+    settings = make_settings(demo_data_dir, **settings_changes)
     return SupportAgent(
         build_retriever(settings, embedder),
         ScriptedGenerator(text),
@@ -305,14 +305,8 @@ def test_an_article_every_ranking_puts_first_is_quoted_below_the_cosine_bar(
 ) -> None:
     # Another help center's cosine scale is lower throughout (XQuAD's long paragraphs): agreement of the
     # rankings carries over where a cosine bar does not.
-    settings = make_settings(demo_data_dir, min_relevance_to_quote=0.99)
-    agent = SupportAgent(
-        build_retriever(settings, embedder),
-        ScriptedGenerator("Our CEO personally drives every parcel to you."),
-        agent_policy(settings),
-        GroundingGuard(embedder),
-    )
-    answer = agent.ask(SURE)
+    script = "Our CEO personally drives every parcel to you."
+    answer = _agent(demo_data_dir, embedder, script, min_relevance_to_quote=0.99).ask(SURE)
     assert answer.extractive and [c.id for c in answer.citations] == ["en-returns"]
 
 
@@ -362,13 +356,7 @@ def test_not_covered_of_an_article_retrieval_is_sure_of_quotes_it(demo_data_dir:
     assert answer.extractive and not answer.refused
     assert [c.id for c in answer.citations] == ["en-returns"]
     # …but agreement alone, with a cosine below the bar, is not enough when the model said so
-    settings = make_settings(demo_data_dir, min_relevance_to_quote=0.99)
-    agent = SupportAgent(
-        build_retriever(settings, embedder),
-        ScriptedGenerator("NOT_COVERED"),
-        agent_policy(settings),
-        GroundingGuard(embedder),
-    )
+    agent = _agent(demo_data_dir, embedder, "NOT_COVERED", min_relevance_to_quote=0.99)
     assert agent.ask(SURE).refusal == "model"
 
 
