@@ -60,6 +60,16 @@ class Source:
         return sum(rank is not None and rank < places for rank in ranks)
 
     @property
+    def agreed_best(self) -> bool:
+        """Two rankings put it at the top (dense first, BM25 first or second, generated questions first)."""
+        votes = (
+            self.dense_rank == 0,
+            self.lexical_rank is not None and self.lexical_rank <= 1,
+            self.generated_rank == 0,
+        )
+        return sum(votes) >= 2
+
+    @property
     def first_everywhere(self) -> bool:
         """Dense search and BM25 rank it first, and so do the generated questions where there are any."""
         return self.dense_rank == 0 and self.lexical_rank == 0 and self.generated_rank in (0, None)
@@ -275,16 +285,7 @@ def covering(ranked: list[Source], *, min_relevance: float, min_agreed: float) -
     if sources or not ranked:
         return sources
     # Filter by relevance first: an agreed article below min_agreed must not hide one above it.
-    return [s for s in ranked if _agreed_best(s) and s.score >= min_agreed][:1]
-
-
-def _agreed_best(source: Source) -> bool:
-    votes = (
-        source.dense_rank == 0,
-        source.lexical_rank is not None and source.lexical_rank <= 1,
-        source.generated_rank == 0,
-    )
-    return sum(votes) >= 2
+    return [s for s in ranked if s.agreed_best and s.score >= min_agreed][:1]
 
 
 def _source(meta: dict[str, Any], floor: float) -> Source:
