@@ -136,6 +136,14 @@ class Settings(CustomerTexts, PrivacySettings, WebSettings, ImportSettings, Base
         description="A second or further article joins the prompt only when its relevance is within this "
         "of the best article's (each article costs the model seconds of reading).",
     )
+    rerank_margin: float = Field(
+        0.3,
+        ge=0.0,
+        le=5.0,
+        description="When retrieval's rankings disagree on the best article, the model reads the first "
+        "three and answers from the one that explains the question better than retrieval's first by this "
+        "much (mean log-probability per question token). 0 = off.",
+    )
     prompt_lookup_tokens: int = Field(
         0,
         ge=0,

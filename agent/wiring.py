@@ -138,6 +138,7 @@ def agent_policy(settings: Settings) -> AgentPolicy:
         handoff={"en": settings.handoff_en, "de": settings.handoff_de},
         busy={"en": settings.busy_en, "de": settings.busy_de},
         source_margin=settings.source_margin,
+        rerank_margin=settings.rerank_margin,
         german_address=settings.german_address,
         redactor=Redactor(settings.redaction_types, settings.phone_region),
     )

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from agent.answering.curated import CuratedMatch, CuratedMatcher
-from agent.answering.generation import NOT_COVERED, Generator, build_messages
+from agent.answering.generation import NOT_COVERED, Generator, Prompt, build_messages
 from agent.answering.guard import GroundingGuard, Verdict, complete_sentences
 from agent.answering.language import detect_language, needs_topic
 from agent.answering.turnstile import Busy, Turnstile
@@ -76,6 +76,11 @@ class AgentPolicy:
     source_margin: float = 1.0
     busy: dict[str, str] = field(default_factory=dict)  # the "too many customers" text per language
     german_address: str = "Sie"  # formal or informal German ("du")
+    # When retrieval's rankings disagree on the best article, the model reads each of the first
+    # `rerank_candidates` and the one that explains the question better by this much (mean log-probability
+    # per question token) is answered from instead. 0 = retrieval's order stands.
+    rerank_margin: float = 0.0
+    rerank_candidates: int = 3
 
 
 class SupportAgent:
@@ -136,12 +141,9 @@ class SupportAgent:
             return
 
         language = base.language
-        base = replace(base, reading=[_citation(s) for s in sources])
+        base = replace(base, reading=[_citation(s) for s in self._prompt_sources(sources)])
         yield base  # the customer sees at once which articles the answer will come from
         recent = list(history)[-self._policy.history_turns :] if self._policy.history_turns else []
-        messages = build_messages(
-            base.question, sources, language, recent, self._policy.company, self._policy.german_address
-        )
         kept: list[Verdict] = []
         removed: list[Verdict] = []
         abstained = False
@@ -153,7 +155,15 @@ class SupportAgent:
                 for ahead in line:
                     yield replace(base, queued=ahead)
                 timings["queued_s"] = round(time.perf_counter() - retrieved, 4)
-                pieces = self._generator.stream(messages)
+                chosen = self._rerank(base.question, sources, language)
+                if chosen is not sources:
+                    timings["rerank_s"] = round(time.perf_counter() - retrieved - timings["queued_s"], 4)
+                    first = chosen[0].article_id
+                    reordered = [first, *(i for i in base.retrieved if i != first)]
+                    base = replace(base, reading=[_citation(chosen[0])], retrieved=reordered)
+                    yield base
+                sources = self._prompt_sources(chosen)
+                pieces = self._generator.stream(self._messages(base.question, sources, language, recent))
                 try:
                     for piece in pieces:
                         buffer += piece
@@ -241,7 +251,7 @@ class SupportAgent:
         total = round(time.perf_counter() - start, 4)
         return replace(
             answer,
-            citations=answer.citations or [_citation(s) for s in sources],
+            citations=answer.citations or [_citation(s) for s in self._prompt_sources(sources)],
             timings={"retrieve_s": total, "ttft_s": 0.0, "total_s": total},
             done=True,
         )
@@ -281,12 +291,41 @@ class SupportAgent:
         )
         if not sources:
             answer = replace(answer, text=self._handoff(language), refusal="retrieval")
-        return answer, self._prompt_sources(sources)
+        return answer, sources
 
     def _covered(self, ranked: list[Source]) -> list[Source]:
         return covering(
             ranked, min_relevance=self._policy.min_relevance, min_agreed=self._policy.min_relevance_agreed
         )
+
+    def _rerank(self, question: str, sources: list[Source], language: str) -> list[Source]:
+        """The covered sources, or only the candidate the model finds explains the question clearly
+        better than retrieval's first (`rerank_margin`): asked only when the rankings disagree."""
+        likelihood = getattr(self._generator, "question_likelihood", None)
+        candidates = sources[: self._policy.rerank_candidates]
+        if not self._policy.rerank_margin or likelihood is None or len(candidates) < 2:
+            return sources
+        if candidates[0].first_everywhere:
+            return sources  # dense search, BM25 and the generated questions all put it first
+        # Each candidate is read whole (up to a limit) rather than by the passages found for this question:
+        # the same text for every customer, so its model state comes from the prefix cache after once.
+        whole = [
+            replace(c, passages=[self._retriever.article_text(c.article_id)[:_RERANK_CHARS]])
+            for c in candidates
+        ]
+        scores = [likelihood(self._messages(question, [c], language, [])) for c in whole]
+        if any(score is None for score in scores):
+            return sources
+        best = max(range(len(scores)), key=lambda i: scores[i])
+        if best and scores[best] - scores[0] > self._policy.rerank_margin:
+            return [candidates[best]]
+        return sources
+
+    def _messages(
+        self, question: str, sources: list[Source], language: str, history: list[tuple[str, str]]
+    ) -> Prompt:
+        policy = self._policy
+        return build_messages(question, sources, language, history, policy.company, policy.german_address)
 
     def _prompt_sources(self, sources: list[Source]) -> list[Source]:
         """The best source, and the next ones only while they are nearly as relevant."""
@@ -295,6 +334,9 @@ class SupportAgent:
         best = sources[0].score
         close = [s for s in sources[1:] if best - s.score <= self._policy.source_margin]
         return [sources[0], *close][: self._policy.max_sources]
+
+
+_RERANK_CHARS = 1500  # of an article the model reads to rerank (~400 tokens)
 
 
 def _dangling_intro(kept: list[Verdict]) -> tuple[list[Verdict], list[Verdict]]:

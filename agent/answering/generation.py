@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
 from agent.answering.prefix_cache import PrefixCache, PrefixState
 from agent.errors import ModelError
 from agent.knowledge.retrieval import Source
@@ -187,6 +189,55 @@ class LlamaCppGenerator:
                 if text:
                     yield text
 
+    def question_likelihood(self, messages: Prompt) -> float | None:
+        """How well the prompt's articles explain the customer's question: the mean log-probability of
+        the question's tokens after the rules and articles (the prefix cache spares re-reading them).
+        None when the prompt cannot be split at its customer-free start (no chat template)."""
+        with self._lock:
+            pieces = self._template.split(messages) if self._template else None
+            if pieces is None or self._cache is None:
+                return None
+            tokens, boundaries = self._tokens(pieces)
+            glue = self._llm.tokenize(pieces[-1][0].encode(), add_bos=False, special=True)
+            asked = self._llm.tokenize(pieces[-2][0].encode(), add_bos=False, special=False)
+            end = len(tokens) - len(glue)
+            start = end - len(asked)
+            prefix = boundaries[-1]
+            self._prepare_prefix(tokens, boundaries)
+            self._truncate(prefix)
+            # The logits after token i predict token i + 1: those after the token before the question on.
+            rows = self._decode(tokens[prefix:end], logits_from=start - 1 - prefix)[:-1].astype(np.float64)
+            peak = rows.max(axis=1, keepdims=True)
+            log_norm = peak[:, 0] + np.log(np.exp(rows - peak).sum(axis=1))
+            picked = rows[np.arange(len(asked)), tokens[start:end]]
+            return float(np.mean(picked - log_norm)) if asked else 0.0
+
+    def _decode(self, tokens: list[int], *, logits_from: int) -> np.ndarray:
+        """Read `tokens` after the context; the logits after each of them from `logits_from` on."""
+        import llama_cpp
+
+        vocabulary = self._llm.n_vocab()
+        past = self._llm.n_tokens
+        batch = llama_cpp.llama_batch_init(len(tokens), 0, 1)
+        try:
+            batch.n_tokens = len(tokens)
+            for i, token in enumerate(tokens):
+                batch.token[i] = token
+                batch.pos[i] = past + i
+                batch.n_seq_id[i] = 1
+                batch.seq_id[i][0] = 0
+                batch.logits[i] = i >= logits_from
+            if llama_cpp.llama_decode(self._llm.ctx, batch) != 0:
+                raise ModelError("llama.cpp could not read the question.")
+            pointer = llama_cpp.llama_get_logits(self._llm.ctx)
+            rows = len(tokens) - logits_from
+            logits = np.ctypeslib.as_array(pointer, shape=(rows, vocabulary)).copy()
+        finally:
+            llama_cpp.llama_batch_free(batch)
+        self._llm.input_ids[past : past + len(tokens)] = tokens
+        self._llm.n_tokens = past + len(tokens)
+        return logits
+
     def _at_end_of_turn(self, tokens: Any, _logits: Any) -> bool:
         """Raw completions show no special tokens, so the end of the answer is found by token id."""
         return len(tokens) > 0 and int(tokens[-1]) in self._end_tokens
@@ -264,7 +315,6 @@ class LlamaCppGenerator:
         return PrefixState(tuple(int(t) for t in self._llm.input_ids[:n]), bytes(buffer)[:written])
 
     def _restore(self, state: PrefixState) -> None:
-        import numpy as np
         from llama_cpp import LlamaState
 
         input_ids = np.zeros_like(self._llm.input_ids)

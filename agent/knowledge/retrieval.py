@@ -146,6 +146,18 @@ class Retriever:
                 found.setdefault(str(meta["article_id"]), dict(meta))
         return sorted(found.values(), key=lambda m: (str(m["title"]).lower(), str(m["article_id"])))
 
+    def article_text(self, article_id: str) -> str:
+        """An article's customer-visible passages in their order, joined (empty when there are none).
+
+        The same text for every customer, so the model's state after reading it can be kept."""
+        found = self._collection.get(where={"article_id": article_id}, include=["documents", "metadatas"])
+        parts = [
+            (int(meta.get("position") or 0), doc)
+            for doc, meta in zip(found["documents"] or [], found["metadatas"] or [], strict=True)
+            if self._scope.allows(meta)
+        ]
+        return "\n\n".join(doc for _, doc in sorted(parts, key=lambda part: part[0]))
+
     def passage_count(self) -> int:
         """Passages in the index (all audiences): 0 means nothing was indexed yet."""
         return int(self._collection.count())
