@@ -79,3 +79,7 @@ def test_agent_answers_from_the_article_the_model_finds_explains_the_question(de
     assert "rerank_s" in answer.timings
     assert answer.retrieved[0] == "en-warranty"
     assert answer.refused or [c.id for c in answer.citations] == ["en-warranty"]
+
+    agreed = "How many days do I have to return an item?"
+    assert agent.retriever.search(agreed)[0].first_everywhere
+    assert "rerank_s" not in agent.ask(agreed).timings  # the rankings agree: the model is not asked

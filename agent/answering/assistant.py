@@ -155,14 +155,16 @@ class SupportAgent:
                 for ahead in line:
                     yield replace(base, queued=ahead)
                 timings["queued_s"] = round(time.perf_counter() - retrieved, 4)
+                asked = time.perf_counter()
                 chosen = self._rerank(base.question, sources, language)
-                if chosen is not sources:
-                    timings["rerank_s"] = round(time.perf_counter() - retrieved - timings["queued_s"], 4)
+                if chosen is not None:
+                    timings["rerank_s"] = round(time.perf_counter() - asked, 4)
+                if chosen and chosen[0] is not sources[0]:
                     first = chosen[0].article_id
                     reordered = [first, *(i for i in base.retrieved if i != first)]
                     base = replace(base, reading=[_citation(chosen[0])], retrieved=reordered)
                     yield base
-                sources = self._prompt_sources(chosen)
+                sources = self._prompt_sources(chosen or sources)
                 pieces = self._generator.stream(self._messages(base.question, sources, language, recent))
                 try:
                     for piece in pieces:
@@ -298,15 +300,16 @@ class SupportAgent:
             ranked, min_relevance=self._policy.min_relevance, min_agreed=self._policy.min_relevance_agreed
         )
 
-    def _rerank(self, question: str, sources: list[Source], language: str) -> list[Source]:
-        """The covered sources, or only the candidate the model finds explains the question clearly
-        better than retrieval's first (`rerank_margin`): asked only when the rankings disagree."""
+    def _rerank(self, question: str, sources: list[Source], language: str) -> list[Source] | None:
+        """None when the model was not asked (the rankings agree, one candidate, reranking off);
+        else the covered sources, or only the candidate the model finds explains the question clearly
+        better than retrieval's first (`rerank_margin`)."""
         likelihood = getattr(self._generator, "question_likelihood", None)
         candidates = sources[: self._policy.rerank_candidates]
         if not self._policy.rerank_margin or likelihood is None or len(candidates) < 2:
-            return sources
+            return None
         if candidates[0].first_everywhere:
-            return sources  # dense search, BM25 and the generated questions all put it first
+            return None  # dense search, BM25 and the generated questions all put it first
         # Each candidate is read whole (up to a limit) rather than by the passages found for this question:
         # the same text for every customer, so its model state comes from the prefix cache after once.
         whole = [
