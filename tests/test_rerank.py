@@ -66,6 +66,16 @@ def test_the_article_that_explains_the_question_is_more_likely(
         assert CANARY not in text
 
 
+def test_a_question_longer_than_one_model_batch_is_read_in_parts(
+    small_generator: LlamaCppGenerator, retriever: Retriever
+) -> None:
+    question = "Can I return the boots I ordered, the ones in size 44 from the autumn sale? " * 30
+    messages = build_messages(question, [_whole(retriever, "en-returns")], "en", [], "Nordlicht Store")
+    assert len(small_generator.llama.tokenize(question.encode())) > small_generator.llama.n_batch
+    score = small_generator.question_likelihood(messages)
+    assert score is not None and score < 0
+
+
 @pytest.mark.slow
 def test_agent_answers_from_the_article_the_model_finds_explains_the_question(demo_data_dir: Path) -> None:
     default_model = Settings.model_fields["chat_model"].default

@@ -214,9 +214,15 @@ class LlamaCppGenerator:
 
     def _decode(self, tokens: list[int], *, logits_from: int) -> np.ndarray:
         """Read `tokens` after the context; the logits after each of them from `logits_from` on."""
+        rows: list[np.ndarray] = []
+        size = self._llm.n_batch  # llama.cpp reads at most this many tokens at once
+        for first in range(0, len(tokens), size):
+            rows.append(self._decode_batch(tokens[first : first + size], logits_from=logits_from - first))
+        return np.concatenate(rows)
+
+    def _decode_batch(self, tokens: list[int], *, logits_from: int) -> np.ndarray:
         import llama_cpp
 
-        vocabulary = self._llm.n_vocab()
         past = self._llm.n_tokens
         batch = llama_cpp.llama_batch_init(len(tokens), 0, 1)
         try:
@@ -229,9 +235,11 @@ class LlamaCppGenerator:
                 batch.logits[i] = i >= logits_from
             if llama_cpp.llama_decode(self._llm.ctx, batch) != 0:
                 raise ModelError("llama.cpp could not read the question.")
-            pointer = llama_cpp.llama_get_logits(self._llm.ctx)
-            rows = len(tokens) - logits_from
-            logits = np.ctypeslib.as_array(pointer, shape=(rows, vocabulary)).copy()
+            wanted = len(tokens) - max(logits_from, 0)
+            logits = np.zeros((0, self._llm.n_vocab()), dtype=np.single)
+            if wanted > 0:
+                pointer = llama_cpp.llama_get_logits(self._llm.ctx)
+                logits = np.ctypeslib.as_array(pointer, shape=(wanted, self._llm.n_vocab())).copy()
         finally:
             llama_cpp.llama_batch_free(batch)
         self._llm.input_ids[past : past + len(tokens)] = tokens
