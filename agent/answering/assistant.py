@@ -10,6 +10,7 @@ from agent.answering.curated import CuratedMatch, CuratedMatcher
 from agent.answering.generation import NOT_COVERED, Generator, Prompt, build_messages
 from agent.answering.guard import GroundingGuard, Verdict, complete_sentences
 from agent.answering.language import detect_language, needs_topic
+from agent.answering.rerank import ModelReranker
 from agent.answering.turnstile import Busy, Turnstile
 from agent.errors import MessageError
 from agent.knowledge.retrieval import Retriever, Source, covering
@@ -101,6 +102,18 @@ class SupportAgent:
         self._policy = policy
         self._guard = guard
         self._turnstile = turnstile or Turnstile(slots=1, max_waiting=1_000_000)
+        likelihood = getattr(generator, "question_likelihood", None)  # remote servers have none
+        self._reranker = (
+            ModelReranker(
+                likelihood,
+                retriever.article_text,
+                lambda question, sources, language: self._messages(question, sources, language, []),
+                margin=policy.rerank_margin,
+                candidates=policy.rerank_candidates,
+            )
+            if likelihood is not None and policy.rerank_margin
+            else None
+        )
 
     @property
     def generator(self) -> Generator:
@@ -156,7 +169,7 @@ class SupportAgent:
                     yield replace(base, queued=ahead)
                 timings["queued_s"] = round(time.perf_counter() - retrieved, 4)
                 asked = time.perf_counter()
-                chosen = self._rerank(base.question, sources, language)
+                chosen = self._reranker.rerank(base.question, sources, language) if self._reranker else None
                 if chosen is not None:
                     timings["rerank_s"] = round(time.perf_counter() - asked, 4)
                 if chosen and chosen[0] is not sources[0]:
@@ -300,30 +313,6 @@ class SupportAgent:
             ranked, min_relevance=self._policy.min_relevance, min_agreed=self._policy.min_relevance_agreed
         )
 
-    def _rerank(self, question: str, sources: list[Source], language: str) -> list[Source] | None:
-        """None when the model was not asked (the rankings agree, one candidate, reranking off);
-        else the covered sources, or only the candidate the model finds explains the question clearly
-        better than retrieval's first (`rerank_margin`)."""
-        likelihood = getattr(self._generator, "question_likelihood", None)
-        candidates = sources[: self._policy.rerank_candidates]
-        if not self._policy.rerank_margin or likelihood is None or len(candidates) < 2:
-            return None
-        if candidates[0].first_everywhere:
-            return None  # dense search, BM25 and the generated questions all put it first
-        # Each candidate is read whole (up to a limit) rather than by the passages found for this question:
-        # the same text for every customer, so its model state comes from the prefix cache after once.
-        whole = [
-            replace(c, passages=[self._retriever.article_text(c.article_id)[:_RERANK_CHARS]])
-            for c in candidates
-        ]
-        scores = [likelihood(self._messages(question, [c], language, [])) for c in whole]
-        if any(score is None for score in scores):
-            return sources
-        best = max(range(len(scores)), key=lambda i: scores[i])
-        if best and scores[best] - scores[0] > self._policy.rerank_margin:
-            return [candidates[best]]
-        return sources
-
     def _messages(
         self, question: str, sources: list[Source], language: str, history: list[tuple[str, str]]
     ) -> Prompt:
@@ -337,9 +326,6 @@ class SupportAgent:
         best = sources[0].score
         close = [s for s in sources[1:] if best - s.score <= self._policy.source_margin]
         return [sources[0], *close][: self._policy.max_sources]
-
-
-_RERANK_CHARS = 1500  # of an article the model reads to rerank (~400 tokens)
 
 
 def _dangling_intro(kept: list[Verdict]) -> tuple[list[Verdict], list[Verdict]]:

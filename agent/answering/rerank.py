@@ -1,0 +1,49 @@
+"""Reranking by the model: which of retrieval's first articles explains the customer's question best."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from agent.answering.generation import Prompt
+from agent.knowledge.retrieval import Source
+
+_ARTICLE_CHARS = 1500  # of an article the model reads to rerank (~400 tokens)
+
+
+class ModelReranker:
+    """Asks the chat model how likely it finds the question after each candidate article."""
+
+    def __init__(
+        self,
+        likelihood: Callable[[Prompt], float | None],
+        article_text: Callable[[str], str],
+        prompt: Callable[[str, list[Source], str], Prompt],
+        *,
+        margin: float,
+        candidates: int = 3,
+    ) -> None:
+        self._likelihood = likelihood
+        self._article_text = article_text
+        self._prompt = prompt
+        self._margin = margin
+        self._candidates = candidates
+
+    def rerank(self, question: str, sources: list[Source], language: str) -> list[Source] | None:
+        """None when the model was not asked (the rankings agree, one candidate); else the covered
+        sources, or only the candidate the model finds explains the question clearly better than
+        retrieval's first (by more than `margin`, mean log-probability per question token)."""
+        candidates = sources[: self._candidates]
+        if len(candidates) < 2 or candidates[0].first_everywhere:
+            return None  # dense search, BM25 and the generated questions all put it first
+        # Each candidate is read whole (up to a limit) rather than by the passages found for this question:
+        # the same text for every customer, so its model state comes from the prefix cache after once.
+        whole = [replace(c, passages=[self._article_text(c.article_id)[:_ARTICLE_CHARS]]) for c in candidates]
+        read = [self._likelihood(self._prompt(question, [c], language)) for c in whole]
+        scores = [score for score in read if score is not None]
+        if len(scores) < len(read):
+            return sources
+        best = max(range(len(scores)), key=lambda i: scores[i])
+        if best and scores[best] - scores[0] > self._margin:
+            return [candidates[best]]
+        return sources
