@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
+from agent.answering.answer_text import join_kept, quote, repeats, rests_on, without_dangling_intro
 from agent.answering.curated import CuratedMatch, CuratedMatcher
 from agent.answering.generation import NOT_COVERED, Generator, Prompt, build_messages
 from agent.answering.guard import GroundingGuard, Verdict, complete_sentences
@@ -178,19 +179,22 @@ class SupportAgent:
                     base = replace(base, reading=[_citation(chosen[0])], retrieved=reordered)
                     yield base
                 sources = self._prompt_sources(chosen or sources)
+                # An answer only from the other articles is not shown while it may yet be replaced by a
+                # quote of the first (see _conclude).
+                first_quotable = self._quotable(base, sources[0], strict=False)
                 pieces = self._generator.stream(self._messages(base.question, sources, language, recent))
                 try:
                     for piece in pieces:
                         buffer += piece
                         sentences, buffer = complete_sentences(buffer)
                         for sentence in sentences:
-                            if _repeats(sentence, kept, removed):
+                            if repeats(sentence, kept, removed):
                                 looping = True  # a small model repeating itself: nothing new will come
                                 break
                             abstained |= self._judge(sentence, sources, base, kept, removed)
-                        if sentences and kept:
+                        if sentences and kept and (rests_on(kept, sources[0]) or not first_quotable):
                             first_at = first_at or time.perf_counter()
-                            yield replace(base, text=_join(kept), citations=_cited(kept, sources))
+                            yield replace(base, text=join_kept(kept), citations=_cited(kept, sources))
                         if looping:
                             break
                 finally:
@@ -221,18 +225,28 @@ class SupportAgent:
         abstained: bool,
         sources: list[Source],
     ) -> Answer:
-        """The final answer from the sentences the guard kept; a quoted passage or a handoff without any."""
-        kept, dangling = _dangling_intro(kept)
+        """The final answer from the sentences the guard kept; a quoted passage or a handoff without any.
+
+        Kept sentences that all come from the other articles in the prompt, while retrieval is sure of the
+        first, answer something the customer did not ask (measured on the dev set: 11 of 13 such answers
+        cited a wrong article, "how do I send them back?" answered with the exchange steps): the first
+        article's passage is quoted instead.
+        """
+        kept, dangling = without_dangling_intro(kept)
         done = replace(done, removed=[*done.removed, *(v.sentence for v in dangling)])
-        if kept:
-            return replace(done, text=_join(kept), citations=_cited(kept, sources))
-        sure = _sure_of(sources[0], self._policy.min_relevance_to_quote, strict=abstained)
-        if done.follow_up or not sure:
-            # Quoting a passage helps only when retrieval is sure it is the right one – never when the
-            # topic was borrowed from the previous question (an off-topic question mid-chat).
+        first = sources[0]
+        if kept and (rests_on(kept, first) or not self._quotable(done, first, strict=False)):
+            return replace(done, text=join_kept(kept), citations=_cited(kept, sources))
+        if not kept and not self._quotable(done, first, strict=abstained):
             refusal = "model" if abstained else "guard"
             return replace(done, text=self._handoff(done.language), refused=True, refusal=refusal)
-        return replace(done, text=_quote(sources[0]), citations=[_citation(sources[0])], extractive=True)
+        done = replace(done, removed=[*done.removed, *(v.sentence for v in kept)])
+        return replace(done, text=quote(first), citations=[_citation(first)], extractive=True)
+
+    def _quotable(self, answer: Answer, source: Source, *, strict: bool) -> bool:
+        """Quoting a passage helps only when retrieval is sure it is the right one – never when the topic
+        was borrowed from the previous question (an off-topic question mid-chat)."""
+        return not answer.follow_up and _sure_of(source, self._policy.min_relevance_to_quote, strict=strict)
 
     def _judge(
         self, sentence: str, sources: list[Source], base: Answer, kept: list[Verdict], removed: list[Verdict]
@@ -328,20 +342,6 @@ class SupportAgent:
         return [sources[0], *close][: self._policy.max_sources]
 
 
-def _dangling_intro(kept: list[Verdict]) -> tuple[list[Verdict], list[Verdict]]:
-    """The kept sentences split before a last one that only introduces what follows ("So geht's:"): the
-    guard dropped what it introduced, and alone it answers nothing. (A longer one ending in a colon,
-    "You have 30 days to send items back:", still says something and stays.)"""
-    end = len(kept)
-    while end and _only_introduces(kept[end - 1].sentence):
-        end -= 1
-    return kept[:end], kept[end:]
-
-
-def _only_introduces(sentence: str) -> bool:
-    return sentence.rstrip(" *_").endswith(":") and len(sentence.split()) <= 5
-
-
 def _sure_of(top: Source, min_relevance: float, *, strict: bool) -> bool:
     """Is retrieval sure enough of the best article to quote it when the model gave no kept answer?
 
@@ -385,20 +385,6 @@ def _history_language(history: Sequence[tuple[str, str]]) -> str:
     return detect_language(history[-1][0]) if history else "en"
 
 
-def _repeats(sentence: str, kept: list[Verdict], removed: list[Verdict]) -> bool:
-    """True when the sentence was already said (kept or dropped), ignoring case and spacing."""
-    key = " ".join(sentence.lower().split())
-    return any(key == " ".join(v.sentence.lower().split()) for v in [*kept, *removed])
-
-
-def _join(kept: list[Verdict]) -> str:
-    text = ""
-    for verdict in kept:
-        list_item = verdict.sentence[:2] in ("- ", "* ") or verdict.sentence[:3].rstrip(". ").isdigit()
-        text += ("\n" if list_item else " ") + verdict.sentence
-    return text.strip()
-
-
 def _citation(source: Source) -> Citation:
     return Citation(source.article_id, source.title, source.url)
 
@@ -407,14 +393,3 @@ def _cited(kept: list[Verdict], sources: list[Source]) -> list[Citation]:
     """Only the articles that support a kept sentence, in retrieval order."""
     used = {v.source_id for v in kept} | {article_id for v in kept for article_id in v.also}
     return [_citation(s) for s in sources if s.article_id in used]
-
-
-def _quote(source: Source, limit: int = 400) -> str:
-    """The most relevant passage, quoted, for when nothing the model wrote was supported."""
-    passage = source.passages[0] if source.passages else ""
-    if passage.startswith("["):  # drop the "[heading path]" line retrieval adds for the model
-        passage = passage.split("\n", 1)[-1]
-    passage = " ".join(passage.split())
-    if len(passage) > limit:
-        passage = passage[:limit].rsplit(" ", 1)[0] + " …"
-    return f"{source.title}: „{passage}“" if source.language == "de" else f'{source.title}: "{passage}"'

@@ -1,0 +1,51 @@
+"""How the sentences the guard kept become the text a customer reads, or a passage is quoted instead."""
+
+from __future__ import annotations
+
+from agent.answering.guard import Verdict
+from agent.knowledge.retrieval import Source
+
+
+def without_dangling_intro(kept: list[Verdict]) -> tuple[list[Verdict], list[Verdict]]:
+    """The kept sentences split before a last one that only introduces what follows ("So geht's:"): the
+    guard dropped what it introduced, and alone it answers nothing. (A longer one ending in a colon,
+    "You have 30 days to send items back:", still says something and stays.)"""
+    end = len(kept)
+    while end and _only_introduces(kept[end - 1].sentence):
+        end -= 1
+    return kept[:end], kept[end:]
+
+
+def _only_introduces(sentence: str) -> bool:
+    return sentence.rstrip(" *_").endswith(":") and len(sentence.split()) <= 5
+
+
+def repeats(sentence: str, kept: list[Verdict], removed: list[Verdict]) -> bool:
+    """True when the sentence was already said (kept or dropped), ignoring case and spacing."""
+    key = " ".join(sentence.lower().split())
+    return any(key == " ".join(v.sentence.lower().split()) for v in [*kept, *removed])
+
+
+def join_kept(kept: list[Verdict]) -> str:
+    """The kept sentences as one text, list items on lines of their own."""
+    text = ""
+    for verdict in kept:
+        list_item = verdict.sentence[:2] in ("- ", "* ") or verdict.sentence[:3].rstrip(". ").isdigit()
+        text += ("\n" if list_item else " ") + verdict.sentence
+    return text.strip()
+
+
+def rests_on(kept: list[Verdict], source: Source) -> bool:
+    """Does a kept sentence have this article among those that support it?"""
+    return any(source.article_id in (v.source_id, *v.also) for v in kept)
+
+
+def quote(source: Source, limit: int = 400) -> str:
+    """The most relevant passage, quoted, for when nothing the model wrote was supported."""
+    passage = source.passages[0] if source.passages else ""
+    if passage.startswith("["):  # drop the "[heading path]" line retrieval adds for the model
+        passage = passage.split("\n", 1)[-1]
+    passage = " ".join(passage.split())
+    if len(passage) > limit:
+        passage = passage[:limit].rsplit(" ", 1)[0] + " …"
+    return f"{source.title}: „{passage}“" if source.language == "de" else f'{source.title}: "{passage}"'
