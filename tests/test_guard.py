@@ -243,6 +243,34 @@ def test_facts_match_across_number_formats() -> None:
     assert unsupported_facts("Your order NL-2024-123456 is fine.", corpus + " NL-2024-123456") == []
 
 
+PAYMENT_METHODS = Source(
+    article_id="en-payment-methods",
+    title="Payment methods we accept",
+    url="https://help.example/payment-methods",
+    language="en",
+    collection="payment",
+    score=0.86,
+    passages=[
+        "[Cards and digital wallets]\n- **Visa**\n- **Mastercard**\n- **PayPal**\n- **Apple Pay**\n"
+        "- **Google Pay**\nCard payments may ask you to confirm the purchase with 3-D Secure.",
+        "[Not available]\nWe don't offer cash on delivery.",
+    ],
+)
+
+
+def test_a_yes_stated_by_a_list_item_under_its_title_is_kept(guard: GroundingGuard) -> None:
+    # Measured with the 1.5B model on the dev set: "Yes, we accept Apple Pay." was dropped for "do u take
+    # apple pay" – the list item says only "Apple Pay"; the article's title says "we accept".
+    kept = guard.check("Yes, we accept Apple Pay.", [PAYMENT_METHODS], "do u take apple pay", "en")
+    assert kept.supported and kept.source_id == "en-payment-methods"
+    # …a list without the asked thing, or a passage that says no, still proves nothing
+    for question, sentence in [
+        ("do u take cash on delivery", "Yes, we accept cash on delivery."),
+        ("do u take klarna", "Yes, we accept Klarna."),
+    ]:
+        assert not guard.check(sentence, [PAYMENT_METHODS], question, "en").supported, sentence
+
+
 def test_sentence_splitting_keeps_abbreviations_and_list_items() -> None:
     text = "Sie können z. B. per PayPal zahlen. Oder so:\n- Visa\n- Mastercard"
     assert split_sentences(text) == [

@@ -16,6 +16,7 @@ _ABBREVIATIONS = re.compile(
     re.I,
 )
 _LIST_NUMBER = re.compile(r"^[ \t]*\d{1,2}\.\s+", re.M)
+_LIST_ITEM = re.compile(r"[-*•]\s|\d{1,2}\.\s")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _URL = re.compile(r"(?:https?://|www\.)[^\s)>\]]+", re.I)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -74,6 +75,7 @@ class GroundingGuard:
         said = sentence
         sentence = _LIST_NUMBER.sub("", sentence)  # the number of a list item is no word or fact of it
         passages = [(s.article_id, p) for s in sources for p in s.passages]
+        titles = {s.article_id: s.title for s in sources}
         # Restating the question proves nothing: "Yes, you must take leave." for "Must I take leave?"
         # is made of the customer's words, so only the sentence's other words count as evidence.
         asked = set(tokenize(question, _LANGUAGES)) - _YES_NO
@@ -91,7 +93,8 @@ class GroundingGuard:
         scored: list[_Match] = []
         vector = self._embedder.embed_query(sentence) if own else None
         for article_id, passage in passages:
-            stems = set(tokenize(passage, _LANGUAGES))
+            # The model reads each passage under its article's title, which states something too.
+            stems = set(tokenize(f"{titles[article_id]}\n{passage}", _LANGUAGES))
             shared = len(own & stems)
             scored.append(
                 _Match(
@@ -101,7 +104,7 @@ class GroundingGuard:
                     shared=shared,
                     missing=unsupported_facts(sentence, f"{question}\n{passage}"),
                     polarity=_agrees(sentence, passage),
-                    answers=len(own) == 1 and _states_with(own, asked, passage),
+                    answers=len(own) == 1 and _states_with(own, asked, passage, titles[article_id]),
                 )
             )
         # Credit the best-ranked passage that supports the sentence about as well as the best one does:
@@ -170,9 +173,18 @@ def _closeness(match: _Match) -> float:
     return match.lexical + match.semantic  # the passage the sentence is about, whatever its facts
 
 
-def _states_with(own: set[str], asked: set[str], passage: str) -> bool:
-    """Does one passage sentence hold the sentence's own stems and at least two of the question's?"""
+def _states_with(own: set[str], asked: set[str], passage: str, title: str = "") -> bool:
+    """Does one passage sentence hold the sentence's own stems and at least two of the question's?
+
+    A list item is read with the article's title and the passage's headings: "- **Apple Pay**" in
+    "Payment methods we accept" states "we accept Apple Pay" (measured: "Yes, we accept Apple Pay." for
+    "do u take apple pay" was dropped, and the customer handed off).
+    """
+    heading = passage[1 : passage.index("]")] if passage.startswith("[") and "]" in passage else ""
+    heading = f"{title} {heading}"
     for part in split_sentences(passage) or [passage]:
+        if _LIST_ITEM.match(part):
+            part = f"{heading} {part}"
         stems = set(tokenize(part, _LANGUAGES))
         if own <= stems and len(asked & stems) >= 2:
             return True
