@@ -34,14 +34,19 @@ def _whole(retriever: Retriever, article_id: str) -> Source:
     meta = retriever.customer_article(article_id)
     assert meta is not None
     source = Source(article_id, str(meta["title"]), "", str(meta["language"]), "", 0.9)
-    return replace(source, passages=[retriever.article_text(article_id)])
+    return replace(source, passages=retriever.article_passages(article_id))
 
 
-def test_article_text_is_the_whole_article_in_order(retriever: Retriever) -> None:
-    text = retriever.article_text("en-returns")
-    assert "30 days" in text
+def test_article_passages_are_the_whole_article_in_order(retriever: Retriever) -> None:
+    passages = retriever.article_passages("en-returns")
+    text = "\n\n".join(passages)
+    assert len(passages) > 1 and "30 days" in text
     assert text.index("30 days") < text.index("Erfurt")  # the passages keep the article's order
-    assert retriever.article_text("no-such-article") == ""
+    assert retriever.article_passages("no-such-article") == []
+    # cut where the joined text reaches the limit, so the model reads the same text either way
+    for limit in (200, len(passages[0]) + 1, len(text) - 5, 10_000):
+        cut = retriever.article_passages("en-returns", limit)
+        assert "\n\n".join(cut).rstrip("\n") == text[:limit].rstrip("\n")
 
 
 def test_the_article_that_explains_the_question_is_more_likely(
@@ -89,6 +94,8 @@ def test_agent_answers_from_the_article_the_model_finds_explains_the_question(de
     assert "rerank_s" in answer.timings
     assert answer.retrieved[0] == "en-warranty"
     assert answer.refused or [c.id for c in answer.citations] == ["en-warranty"]
+    # the answer starts from the state kept of the article as the model read it to rerank
+    assert answer.timings["prompt_tokens"] - answer.timings["reused_tokens"] < 80
 
     agreed = "How many days do I have to return an item?"
     assert agent.retriever.search(agreed)[0].first_everywhere

@@ -107,7 +107,7 @@ class SupportAgent:
         self._reranker = (
             ModelReranker(
                 likelihood,
-                retriever.article_text,
+                retriever.article_passages,
                 lambda question, sources, language: self._messages(question, sources, language, []),
                 margin=policy.rerank_margin,
                 candidates=policy.rerank_candidates,

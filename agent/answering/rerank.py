@@ -17,14 +17,14 @@ class ModelReranker:
     def __init__(
         self,
         likelihood: Callable[[Prompt], float | None],
-        article_text: Callable[[str], str],
+        article_passages: Callable[[str, int], list[str]],
         prompt: Callable[[str, list[Source], str], Prompt],
         *,
         margin: float,
         candidates: int = 3,
     ) -> None:
         self._likelihood = likelihood
-        self._article_text = article_text
+        self._article_passages = article_passages
         self._prompt = prompt
         self._margin = margin
         self._candidates = candidates
@@ -32,18 +32,22 @@ class ModelReranker:
     def rerank(self, question: str, sources: list[Source], language: str) -> list[Source] | None:
         """None when the model was not asked (the rankings agree, one candidate); else the covered
         sources, or only the candidate the model finds explains the question clearly better than
-        retrieval's first (by more than `margin`, mean log-probability per question token)."""
+        retrieval's first (by more than `margin`, mean log-probability per question token), with the
+        passages the model read to rerank: the answer then starts from the state kept of that reading,
+        and the model has the whole article (up to the limit) rather than the one passage retrieval
+        gave an article that was not first."""
         candidates = sources[: self._candidates]
         if len(candidates) < 2 or candidates[0].first_everywhere:
             return None  # dense search, BM25 and the generated questions all put it first
         # Each candidate is read whole (up to a limit) rather than by the passages found for this question:
         # the same text for every customer, so its model state comes from the prefix cache after once.
-        whole = [replace(c, passages=[self._article_text(c.article_id)[:_ARTICLE_CHARS]]) for c in candidates]
+        read_whole = self._article_passages
+        whole = [replace(c, passages=read_whole(c.article_id, _ARTICLE_CHARS)) for c in candidates]
         read = [self._likelihood(self._prompt(question, [c], language)) for c in whole]
         scores = [score for score in read if score is not None]
         if len(scores) < len(read):
             return sources
         best = max(range(len(scores)), key=lambda i: scores[i])
         if best and scores[best] - scores[0] > self._margin:
-            return [candidates[best]]
+            return [whole[best]]
         return sources

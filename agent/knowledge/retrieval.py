@@ -146,8 +146,9 @@ class Retriever:
                 found.setdefault(str(meta["article_id"]), dict(meta))
         return sorted(found.values(), key=lambda m: (str(m["title"]).lower(), str(m["article_id"])))
 
-    def article_text(self, article_id: str) -> str:
-        """An article's customer-visible passages in their order, joined (empty when there are none).
+    def article_passages(self, article_id: str, max_chars: int | None = None) -> list[str]:
+        """An article's customer-visible passages in their order (none when there are none), cut where
+        their text, joined by blank lines, reaches `max_chars`.
 
         The same text for every customer, so the model's state after reading it can be kept."""
         found = self._collection.get(where={"article_id": article_id}, include=["documents", "metadatas"])
@@ -156,7 +157,18 @@ class Retriever:
             for doc, meta in zip(found["documents"] or [], found["metadatas"] or [], strict=True)
             if self._scope.allows(meta)
         ]
-        return "\n\n".join(doc for _, doc in sorted(parts, key=lambda part: part[0]))
+        passages = [doc for _, doc in sorted(parts, key=lambda part: part[0])]
+        if max_chars is None:
+            return passages
+        kept: list[str] = []
+        used = 0
+        for passage in passages:
+            room = max_chars - used - (2 if kept else 0)  # the blank line before it
+            if room <= 0:
+                break
+            kept.append(passage[:room])
+            used = len("\n\n".join(kept))
+        return kept
 
     def passage_count(self) -> int:
         """Passages in the index (all audiences): 0 means nothing was indexed yet."""
