@@ -41,7 +41,8 @@ def rests_on(kept: list[Verdict], source: Source) -> bool:
 
 
 def quote(source: Source, limit: int = 400) -> str:
-    """The most relevant passage, quoted, for when nothing the model wrote was supported."""
+    """The source's first passage, quoted, for when nothing the model wrote answers the question: the one
+    retrieval found best for it, or the article's beginning when the model read it whole to rerank."""
     passage = source.passages[0] if source.passages else ""
     if passage.startswith("["):  # drop the "[heading path]" line retrieval adds for the model
         passage = passage.split("\n", 1)[-1]

@@ -173,7 +173,7 @@ def _closeness(match: _Match) -> float:
     return match.lexical + match.semantic  # the passage the sentence is about, whatever its facts
 
 
-def _states_with(own: set[str], asked: set[str], passage: str, title: str = "") -> bool:
+def _states_with(own: set[str], asked: set[str], passage: str, title: str) -> bool:
     """Does one passage sentence hold the sentence's own stems and at least two of the question's?
 
     A list item is read with the article's title and the passage's headings: "- **Apple Pay**" in
