@@ -83,8 +83,9 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 # torch first and pinned: the CPU build is on this machine; anything else pulls a multi-GB CUDA build.
-$(STAMP): pyproject.toml Makefile | $(BIN)/python
+$(STAMP): pyproject.toml Makefile scripts/install-llama-cpp.sh scripts/llama-build-env.sh | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
+	bash scripts/install-llama-cpp.sh $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@# Gradio writes a random salt into its own package folder on first use; do it now, not while serving.
 	$(BIN)/python -c "import gradio.utils; gradio.utils.get_hash_seed()"

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Builds llama.cpp's llama-server from the llama.cpp sources that the installed llama-cpp-python release
 # vendors (its source package from the registry), so the server runs the same llama.cpp as the app.
-# The build (~10 min on 2 cores) is kept in the user's cache, keyed by version and CPU, and reused.
+# Compiled like the app's llama.cpp (llama-build-env.sh); the build (~10 min on 2 cores) is kept in the
+# user's cache, keyed by version and CPU, and reused.
 # Usage: build-llama-server.sh PYTHON DESTINATION
 set -euo pipefail
 python="$1"
 destination="$2"
+source "$(dirname "$0")/llama-build-env.sh"
 version=$("$python" -c "import llama_cpp; print(llama_cpp.__version__)")
-cpu=$( (grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || uname -m) | sha256sum | cut -c1-12)
-cache="${XDG_CACHE_HOME:-$HOME/.cache}/support-agent/llama-server-$version-$cpu"
+cache="$LLAMA_CACHE/llama-server-$version-$LLAMA_CPU_KEY"
 if [ ! -x "$cache/llama-server" ]; then
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
@@ -17,7 +18,8 @@ if [ ! -x "$cache/llama-server" ]; then
   tar -xzf "$work/llama_cpp_python-$version.tar.gz" -C "$work"
   cmake -S "$work/llama_cpp_python-$version/vendor/llama.cpp" -B "$work/build" -DCMAKE_BUILD_TYPE=Release \
     -DBUILD_SHARED_LIBS=OFF -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
-    -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF >"$work/cmake.log"
+    -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DCMAKE_C_FLAGS="$LLAMA_CPU_FLAGS" -DCMAKE_CXX_FLAGS="$LLAMA_CPU_FLAGS" \
+    >"$work/cmake.log"
   cmake --build "$work/build" --target llama-server -j"$(nproc)" >"$work/build.log"
   mkdir -p "$cache"
   cp "$work/build/bin/llama-server" "$cache/llama-server.tmp"
