@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 
 from agent.answering.answer_text import join_kept, quote, repeats, rests_on, without_dangling_intro
 from agent.answering.curated import CuratedMatch, CuratedMatcher
-from agent.answering.generation import NOT_COVERED, Generator, Prompt, build_messages
+from agent.answering.generation import Generator, Prompt, build_messages, declines
 from agent.answering.guard import GroundingGuard, Verdict, complete_sentences
 from agent.answering.language import detect_language, needs_topic
 from agent.answering.rerank import ModelReranker
@@ -252,7 +252,7 @@ class SupportAgent:
         self, sentence: str, sources: list[Source], base: Answer, kept: list[Verdict], removed: list[Verdict]
     ) -> bool:
         """Keep or drop one sentence; True when it is the model saying the articles do not cover it."""
-        if NOT_COVERED in sentence.upper().replace(" ", "_"):
+        if declines(sentence):
             return True
         verdict = self._guard.check(sentence, sources, base.question, base.language)
         (kept if verdict.supported else removed).append(verdict)

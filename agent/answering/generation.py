@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -22,6 +23,22 @@ _LANGUAGE_NAMES = {"de": "German (Deutsch)", "en": "English"}
 
 # What the model is told to answer when the articles do not cover the question.
 NOT_COVERED = "NOT_COVERED"
+# …and how it sometimes says so in words instead (measured on the dev set: "We're sorry, but we can't
+# assist with that." passed the guard on the article's own "We're sorry" and was shown as an answer).
+_DECLINES = re.compile(
+    r"\b(?:can(?:no|'|’)t|can not|(?:am|are) unable to|(?:am|are) not able to) (?:assist|help)(?: you)?"
+    r" with (?:that|this)\b"
+    r"|\b(?:kann|können) (?:ich|wir) (?:Ihnen |dir )?(?:dabei |damit |hier )?(?:leider )?nicht"
+    r" (?:weiter)?helfen",
+    re.I,
+)
+
+
+def declines(sentence: str) -> bool:
+    """Is this sentence the model saying the articles do not cover the question (NOT_COVERED, or in
+    words: "I can't help with that", "Dabei kann ich Ihnen leider nicht helfen")?"""
+    return NOT_COVERED in sentence.upper().replace(" ", "_") or bool(_DECLINES.search(sentence))
+
 
 # Stop sequences that end a turn or mark the model starting to invent a new one.
 STOP = ["<|im_end|>", "<|endoftext|>", "\nUser:", "\nKunde:", "\nCustomer:", "\n\n\n"]

@@ -33,6 +33,21 @@ _YES_NO = frozenset(tokenize("yes yeah yep ja nein doch", ("de", "en")))
 _NEGATIONS = frozenset(
     "not never none nothing cannot nicht nie niemals kein keine keinen keinem keiner keines nichts".split()
 )
+# A template gap the model left for a fact it does not have: "Die Adresse lautet: [E-Mail-Adresse]."
+# (measured on the dev set, for a must-refuse question). A markdown link "[text](url)" is no gap.
+_GAP = re.compile(r"\[[^\[\]\n]{2,}\](?!\()")
+# Naming a help-center article instead of answering: "lesen Sie den Artikel „Newsletter abbestellen und
+# Cookies“" (measured: the title the guard reads with each passage made it look supported, and it was the
+# wrong article). Fine where a passage names it too ("Mehr dazu im Artikel „Ware beschädigt angekommen“").
+_POINTER = re.compile(r"\b(?:article|artikel)\s*[\"„“”'‚‘]([^\"„“”'‚‘]{3,})", re.I)
+# Saying where the answer is instead of giving it: an article's own introduction ("Hier finden Sie die
+# Lieferzeiten für Standard- und Expressversand …", copied for "wo ist mein paket gerade?") or a
+# referral ("Please see the articles on returning items for more details."). Measured on the dev set.
+_SIGNPOST = re.compile(
+    r"^(?:hier finden sie|here you(?:'ll| will)? find|(?:please )?see (?:the|our) articles?\b"
+    r"|(?:weitere|mehr) informationen finden sie)",
+    re.I,
+)
 _INFORMAL = re.compile(r"\b(?:du|dich|dir|dein|deine|deinen|deinem|deiner|deines)\b", re.I)
 
 
@@ -88,6 +103,14 @@ class GroundingGuard:
             problems.extend(foreign)
         if self._policy.formal_german:
             problems.extend(_INFORMAL.findall(sentence))
+        problems.extend(gap for gap in _GAP.findall(sentence) if not any(gap in p for _, p in passages))
+        if _SIGNPOST.match(sentence.strip("*_ ")):
+            problems.append("says where the answer is instead of giving it")
+        problems.extend(
+            f"names the article {name!r}"
+            for name in _POINTER.findall(sentence)
+            if not any(name.lower() in p.lower() for _, p in passages)
+        )
         if language and written_in_other_language(sentence, language):
             problems.append(f"not in {language}")
         scored: list[_Match] = []
