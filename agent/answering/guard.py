@@ -103,14 +103,7 @@ class GroundingGuard:
             problems.extend(foreign)
         if self._policy.formal_german:
             problems.extend(_INFORMAL.findall(sentence))
-        problems.extend(gap for gap in _GAP.findall(sentence) if not any(gap in p for _, p in passages))
-        if _SIGNPOST.match(sentence.strip("*_ ")):
-            problems.append("says where the answer is instead of giving it")
-        problems.extend(
-            f"names the article {name!r}"
-            for name in _POINTER.findall(sentence)
-            if not any(name.lower() in p.lower() for _, p in passages)
-        )
+        problems.extend(_no_answer(sentence, [p for _, p in passages]))
         if language and written_in_other_language(sentence, language):
             problems.append(f"not in {language}")
         scored: list[_Match] = []
@@ -212,6 +205,20 @@ def _states_with(own: set[str], asked: set[str], passage: str, title: str) -> bo
         if own <= stems and len(asked & stems) >= 2:
             return True
     return False
+
+
+def _no_answer(sentence: str, passages: list[str]) -> list[str]:
+    """Why the sentence gives no answer whatever its support: a gap left for a fact, a signpost to where
+    the answer is, an article named that no passage names."""
+    found = [gap for gap in _GAP.findall(sentence) if not any(gap in p for p in passages)]
+    if _SIGNPOST.match(sentence.strip("*_ ")):
+        found.append("says where the answer is instead of giving it")
+    found.extend(
+        f"names the article {name!r}"
+        for name in _POINTER.findall(sentence)
+        if not any(name.lower() in p.lower() for p in passages)
+    )
+    return found
 
 
 def _agrees(sentence: str, passage: str) -> bool:
