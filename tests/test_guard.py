@@ -137,6 +137,28 @@ def test_yes_needs_the_passage_to_say_it(guard: GroundingGuard) -> None:
     assert answered.supported
 
 
+ZAHLUNGSARTEN = _source(
+    "de-zahlungsarten",
+    "de",
+    "Wir akzeptieren PayPal, Kreditkarte und Kauf auf Rechnung.\n- **Keine Zahlung per Nachnahme.**\n"
+    "- **Nur Euro:** Wir akzeptieren ausschließlich Zahlungen in Euro (EUR).",
+)
+
+
+def test_a_yes_about_what_the_articles_only_deny_is_dropped(guard: GroundingGuard) -> None:
+    # Measured on the dev set: "geht auch nachnahme?" → "Ja, wir akzeptieren auch Zahlungen per Nachnahme."
+    # was kept and cited: the passage sentence closest to it in words is the one about paying in euros.
+    question = "geht auch nachnahme?"
+    yes = guard.check("Ja, wir akzeptieren auch Zahlungen per Nachnahme.", [ZAHLUNGSARTEN], question)
+    assert not yes.supported and any("nachnahme" in p for p in yes.unsupported_facts)
+    assert guard.check("Nein, Zahlung per Nachnahme ist nicht möglich.", [ZAHLUNGSARTEN], question).supported
+    # and a "no" about what the articles only offer
+    paypal = "Nein, wir akzeptieren kein PayPal."
+    assert not guard.check(paypal, [ZAHLUNGSARTEN], "geht paypal?").supported
+    offered = "Ja, wir akzeptieren PayPal und Kreditkarte."
+    assert guard.check(offered, [ZAHLUNGSARTEN], "geht paypal?").supported
+
+
 def test_a_sentence_two_articles_state_cites_both(guard: GroundingGuard) -> None:
     # Measured on the demo: "wielange braucht ein paket nach österreich" was answered "2–4 Werktage" from
     # the tracking article, which says it as the delivery-times article does; only one was cited.

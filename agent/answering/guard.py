@@ -29,6 +29,7 @@ _MIN_SHARED = 2  # own word stems of a sentence that its passage must contain
 _CLEARLY_BETTER = 0.15  # lexical + semantic support by which a lower-ranked passage wins the citation
 _JUST_AS_WELL = 0.05  # support within this of the best: that article says it too and is cited as well
 _YES_NO = frozenset(tokenize("yes yeah yep ja nein doch", ("de", "en")))
+_ANSWERS = frozenset("yes yeah yep sure ja jein nein no klar doch".split())  # words that open a yes/no answer
 # "no" and "nein" count only at the start of a sentence ("no fee" is not an answer to a yes/no question).
 _NEGATIONS = frozenset(
     "not never none nothing cannot nicht nie niemals kein keine keinen keinem keiner keines nichts".split()
@@ -104,6 +105,7 @@ class GroundingGuard:
         if self._policy.formal_german:
             problems.extend(_INFORMAL.findall(sentence))
         problems.extend(_no_answer(sentence, [p for _, p in passages]))
+        problems.extend(f"the articles say the opposite: {w}" for w in denied(sentence, question, passages))
         if language and written_in_other_language(sentence, language):
             problems.append(f"not in {language}")
         scored: list[_Match] = []
@@ -229,6 +231,38 @@ def _agrees(sentence: str, passage: str) -> bool:
     statements = [s for s in split_sentences(passage) if not s.rstrip("]").endswith("?")]
     closest = max(statements or [passage], key=lambda s: len(stems & set(tokenize(s, _LANGUAGES))))
     return _negative(sentence) == _negative(closest)
+
+
+def denied(sentence: str, question: str, passages: list[tuple[str, str]]) -> list[str]:
+    """Words of the customer's question that a yes (or no) answer is about, but that the passages
+    mention only in statements of the opposite polarity.
+
+    Measured on the dev set: "geht auch nachnahme?" → "Ja, wir akzeptieren auch Zahlungen per Nachnahme."
+    was kept (and cited) because the passage sentence closest to it was "Wir akzeptieren ausschließlich
+    Zahlungen in Euro" – the two that mention Nachnahme say "Keine Zahlung per Nachnahme." and
+    "Nachnahme ist nicht möglich." Only a sentence that opens with yes or no is asked: in other sentences
+    a common word ("kostet", "erst") is often mentioned only in one negative statement by chance.
+    """
+    words = _WORD.findall(sentence.lower())
+    if not question or not words or words[0] not in _ANSWERS:
+        return []
+    negative = _negative(sentence)
+    statements = [
+        (set(tokenize(part, _LANGUAGES)), _negative(part))
+        for _, passage in passages
+        for part in split_sentences(passage)
+        if not part.rstrip("]").endswith("?") and not part.startswith("[")  # questions, headings
+    ]
+    asked = set(tokenize(question, _LANGUAGES)) - _YES_NO
+    found = []
+    for word in dict.fromkeys(words[1:]):
+        stems = set(tokenize(word, _LANGUAGES))
+        if not stems & asked:
+            continue
+        mentions = [said_no for said, said_no in statements if stems & said]
+        if mentions and all(said_no != negative for said_no in mentions):
+            found.append(word)
+    return found
 
 
 def _negative(text: str) -> bool:
