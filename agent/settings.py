@@ -133,8 +133,9 @@ class Settings(CustomerTexts, PrivacySettings, WebSettings, ImportSettings, Base
         0.02,
         ge=0.0,
         le=1.0,
-        description="A second or further article joins the prompt only when its relevance is within this "
-        "of the best article's (each article costs the model seconds of reading).",
+        description="Articles whose relevance is within this of the best article's are near-tied: a second "
+        "or further article joins the prompt only then (each costs the model seconds of reading), and when "
+        "the best article is in another language than the customer's, a near-tied one in theirs goes first.",
     )
     rerank_margin: float = Field(
         0.3,

@@ -24,12 +24,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from agent.answering.language import detect_language  # noqa: E402
 from agent.errors import ModelError  # noqa: E402
 from agent.knowledge.articles import load_knowledge  # noqa: E402
 from agent.knowledge.embeddings import Embedder  # noqa: E402
 from agent.knowledge.index import sync_index  # noqa: E402
 from agent.knowledge.questions import CACHE_FILE, QuestionSource  # noqa: E402
-from agent.knowledge.retrieval import Source, covering  # noqa: E402
+from agent.knowledge.retrieval import Source, covering, own_language_first  # noqa: E402
 from agent.runtime.process import harden_process  # noqa: E402
 from agent.settings import Settings, load_settings  # noqa: E402
 from agent.wiring import build_embedder, build_retriever, question_source  # noqa: E402
@@ -102,6 +103,9 @@ def rank_questions(settings: Settings, eval_set: EvalSet, work: Path, limit: int
     for question in questions[: limit or None]:
         start = time.perf_counter()
         ranked = retriever.search(question["question"], top_k=DEPTH)
+        # as the agent ranks: the customer's language version of a near-tied best article first
+        language = detect_language(question["question"])
+        ranked = own_language_first(ranked, ranked, language, settings.source_margin)
         runs.append({**question, "seconds": time.perf_counter() - start, "ranked": [_row(s) for s in ranked]})
     (work / f"runs-{eval_set.name}.json").write_text(json.dumps(runs), encoding="utf-8")  # to study misses
     return runs
@@ -180,6 +184,7 @@ DEFAULT_RULE = "+ two of three agreed >= 0.80 (default)"
 # Retriever variants: settings changed against the defaults.
 VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
+    "best article in any language (before)": {"source_margin": 0.0},
     "no generated questions (before)": {"generated_questions_weight": 0.0},
     "generated questions, weight 0.5": {"generated_questions_weight": 0.5},
     "no compound splitting": {"split_compounds": False},

@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from agent.answering.assistant import SupportAgent
+from agent.answering.guard import GroundingGuard
 from agent.knowledge.lexical import LexicalIndex, compound_parts, tokenize
-from agent.knowledge.retrieval import Scope, Source, covering
-from agent.wiring import build_retriever
+from agent.knowledge.retrieval import Scope, Source, covering, own_language_first
+from agent.wiring import agent_policy, build_retriever
 from tests.conftest import make_settings
+from tests.fakes import ScriptedGenerator
 
 
 def test_german_stemming_folds_umlauts_and_inflections() -> None:
@@ -108,3 +111,32 @@ def test_sources_carry_their_rank_in_each_search(demo_data_dir: Path, embedder) 
     assert top.dense_rank is not None and top.lexical_rank is not None
     dense_order = sorted((s for s in sources if s.dense_rank is not None), key=lambda s: s.dense_rank)
     assert [s.score for s in dense_order] == sorted((s.score for s in dense_order), reverse=True)
+
+
+def test_the_customers_language_version_of_a_near_tie_goes_first() -> None:
+    def source(article_id: str, language: str, score: float) -> Source:
+        return Source(article_id, article_id, "", language, "help", score)
+
+    # Measured on the dev set: "hab zu weihnachten 2025 nen gutschein von euch geschenkt bekommen" found
+    # the English gift-card article first (0.844), the German one 0.009 lower and below the coverage bar.
+    gift, gutschein = source("en-gift-cards", "en", 0.844), source("de-gutscheine", "de", 0.835)
+    ranked = [gift, gutschein, source("de-ruecksendung", "de", 0.827)]
+    assert own_language_first([gift], ranked, "de", 0.02) == [gutschein, gift]
+    assert own_language_first(ranked, ranked, "de", 0.02)[:2] == [gutschein, gift]
+    assert own_language_first([gift], ranked, "de", 0.005) == [gift]  # not near-tied: the better one
+    assert own_language_first([gift], ranked, "en", 0.02) == [gift]  # already the customer's language
+    assert own_language_first([], ranked, "de", 0.02) == []  # not covered stays not covered
+    assert own_language_first([gift], [gift], "de", 0.02) == [gift]  # no German version
+
+
+def test_the_agent_answers_from_the_customers_language_version(demo_data_dir: Path, embedder) -> None:
+    # In the demo index the German newsletter article ranks 0.005 above the English one for this
+    # question; with a coverage bar low enough to answer it, the English customer gets the English one.
+    settings = make_settings(demo_data_dir, min_relevance=0.8)
+    question = "best hiking trails near munich?"
+    ranked = build_retriever(settings, embedder).search(question)
+    assert ranked[0].article_id == "de-newsletter" and ranked[1].article_id == "en-newsletter"
+    retriever = build_retriever(settings, embedder)
+    agent = SupportAgent(retriever, ScriptedGenerator(""), agent_policy(settings), GroundingGuard(embedder))
+    answer = agent.retrieve_only(question)
+    assert answer.retrieved[0] == "en-newsletter" and answer.citations[0].id == "en-newsletter"

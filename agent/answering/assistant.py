@@ -14,7 +14,7 @@ from agent.answering.language import detect_language, needs_topic
 from agent.answering.rerank import ModelReranker
 from agent.answering.turnstile import Busy, Turnstile
 from agent.errors import MessageError
-from agent.knowledge.retrieval import Retriever, Source, covering
+from agent.knowledge.retrieval import Retriever, Source, covering, own_language_first
 from agent.privacy.redaction import Redactor
 
 
@@ -298,14 +298,12 @@ class SupportAgent:
         )
         if found:
             return _curated_answer(found, question, language, redaction.found if redaction else {}), []
-        ranked = self._retriever.search(question, vector=vector)
-        sources = self._covered(ranked)
+        ranked, sources = self._retrieve(question, language, vector)
         follow_up = False
         if not sources and history and needs_topic(question):
             # A short follow-up ("and how long does that take?") gets its topic from the last question;
             # any other question without a match of its own is not covered (no model call needed).
-            ranked = self._retriever.search(f"{history[-1][0]} {question}")
-            sources = self._covered(ranked)
+            ranked, sources = self._retrieve(f"{history[-1][0]} {question}", language)
             follow_up = bool(sources)
         answer = Answer(
             "",
@@ -322,9 +320,18 @@ class SupportAgent:
             answer = replace(answer, text=self._handoff(language), refusal="retrieval")
         return answer, sources
 
-    def _covered(self, ranked: list[Source]) -> list[Source]:
-        return covering(
-            ranked, min_relevance=self._policy.min_relevance, min_agreed=self._policy.min_relevance_agreed
+    def _retrieve(
+        self, query: str, language: str, vector: list[float] | None = None
+    ) -> tuple[list[Source], list[Source]]:
+        """The ranked articles and those that cover the question (none: not covered), each with the
+        customer's language version of a near-tied best article first."""
+        policy = self._policy
+        ranked = self._retriever.search(query, vector=vector)
+        covered = covering(ranked, min_relevance=policy.min_relevance, min_agreed=policy.min_relevance_agreed)
+        # Twice: the customer's version may rank first yet fall short of the relevance that covers.
+        tie = policy.source_margin
+        return own_language_first(ranked, ranked, language, tie), own_language_first(
+            covered, ranked, language, tie
         )
 
     def _messages(

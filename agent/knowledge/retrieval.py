@@ -312,6 +312,24 @@ def covering(ranked: list[Source], *, min_relevance: float, min_agreed: float) -
     return [s for s in ranked if s.agreed_best and s.score >= min_agreed][:1]
 
 
+def own_language_first(
+    sources: list[Source], ranked: list[Source], language: str, tie: float
+) -> list[Source]:
+    """The covering sources with the customer's language version of the best article first, when the
+    best is in another language and one in theirs (among all `ranked`) is within `tie` of its relevance.
+
+    The two language versions of an article score alike in a multilingual embedding: "what cookies does
+    your site set" found the German newsletter article first, "hab zu weihnachten nen gutschein
+    geschenkt bekommen" the English gift-card one (dev set). The customer's own version is the one to
+    answer from, and the one the guard can check a sentence in their language against.
+    """
+    if not sources or not language or sources[0].language == language:
+        return sources
+    best = sources[0].score
+    own = next((s for s in ranked if s.language == language and best - s.score <= tie), None)
+    return sources if own is None else [own, *(s for s in sources if s is not own)]
+
+
 def _source(meta: dict[str, Any], floor: float) -> Source:
     return Source(
         article_id=str(meta["article_id"]),
