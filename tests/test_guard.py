@@ -159,6 +159,27 @@ def test_a_yes_about_what_the_articles_only_deny_is_dropped(guard: GroundingGuar
     assert guard.check(offered, [ZAHLUNGSARTEN], "geht paypal?").supported
 
 
+GUTSCHEINE = _source(
+    "de-gutscheine",
+    "de",
+    "Ein Gutschein ist 3 Jahre gültig, gerechnet ab dem Ende des Jahres, in dem er gekauft wurde. Ein im "
+    "Jahr 2026 gekaufter Gutschein gilt also bis zum 31.12.2029.",
+)
+
+
+def test_the_articles_example_is_no_answer_for_another_year(guard: GroundingGuard) -> None:
+    # Measured on the dev set: the example's date was given to a customer whose voucher is from 2025.
+    question = "hab zu weihnachten 2025 nen gutschein geschenkt bekommen, bis wann gilt der?"
+    example = guard.check("Der Gutschein ist bis zum 31.12.2029 gültig.", [GUTSCHEINE], question)
+    assert not example.supported and "the article's example for 2026" in example.unsupported_facts
+    # the customer's own year, or no year asked: the passage answers it
+    own = "hab 2026 einen gutschein gekauft, bis wann gilt der?"
+    assert guard.check("Der Gutschein gilt bis zum 31.12.2029.", [GUTSCHEINE], own).supported
+    rule = guard.check("Der Gutschein ist 3 Jahre gültig.", [GUTSCHEINE], question)
+    assert rule.supported  # the rule, not the example, answers any year
+    assert guard.check("Er gilt bis zum 31.12.2029.", [GUTSCHEINE], "wie lange gilt ein gutschein?").supported
+
+
 def test_a_sentence_two_articles_state_cites_both(guard: GroundingGuard) -> None:
     # Measured on the demo: "wielange braucht ein paket nach österreich" was answered "2–4 Werktage" from
     # the tracking article, which says it as the delivery-times article does; only one was cited.

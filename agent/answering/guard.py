@@ -49,6 +49,7 @@ _SIGNPOST = re.compile(
     r"|(?:weitere|mehr) informationen finden sie)",
     re.I,
 )
+_YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
 _INFORMAL = re.compile(r"\b(?:du|dich|dir|dein|deine|deinen|deinem|deiner|deines)\b", re.I)
 
 
@@ -120,7 +121,10 @@ class GroundingGuard:
                     lexical=shared / len(own) if own else 0.0,
                     semantic=_cosine(vector, self._passage_vector(passage)) if vector else 0.0,
                     shared=shared,
-                    missing=unsupported_facts(sentence, f"{question}\n{passage}"),
+                    missing=[
+                        *unsupported_facts(sentence, f"{question}\n{passage}"),
+                        *example_years(sentence, question, passage),
+                    ],
                     polarity=_agrees(sentence, passage),
                     answers=len(own) == 1 and _states_with(own, asked, passage, titles[article_id]),
                 )
@@ -221,6 +225,25 @@ def _no_answer(sentence: str, passages: list[str]) -> list[str]:
         if not any(name.lower() in p.lower() for p in passages)
     )
     return found
+
+
+def example_years(sentence: str, question: str, passage: str) -> list[str]:
+    """The years of the article's example that a sentence answers with when the customer named another.
+
+    Measured on the dev set: "hab zu weihnachten 2025 nen gutschein geschenkt bekommen, bis wann gilt
+    der" → "Der Gutschein ist bis zum 31.12.2029 gültig.", from "Ein im Jahr 2026 gekaufter Gutschein
+    gilt also bis zum 31.12.2029." The date is in the passage, but for a voucher bought in 2026.
+    """
+    asked = set(_YEAR.findall(question))
+    said = set(_YEAR.findall(sentence))
+    if not asked or not said:
+        return []
+    for part in split_sentences(passage):
+        stated = set(_YEAR.findall(part))
+        # A passage sentence that names the customer's year is about their case ("… was rebuilt in 1964").
+        if said <= stated and not stated & asked and stated - said:
+            return [f"the article's example for {year}" for year in sorted(stated - said)]
+    return []
 
 
 def _agrees(sentence: str, passage: str) -> bool:
