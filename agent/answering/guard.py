@@ -251,7 +251,7 @@ def _agrees(sentence: str, passage: str) -> bool:
     stems = set(tokenize(sentence, _LANGUAGES))
     # A question in the article ("Passwort vergessen oder können Sie sich nicht mehr anmelden?") or a
     # "[heading]" states nothing, so its "nicht" must not make every answer about the topic a "no".
-    statements = [s for s in split_sentences(passage) if not s.rstrip("]").endswith("?")]
+    statements = _statements(passage)
     closest = max(statements or [passage], key=lambda s: len(stems & set(tokenize(s, _LANGUAGES))))
     return _negative(sentence) == _negative(closest)
 
@@ -273,15 +273,12 @@ def denied(sentence: str, question: str, passages: list[tuple[str, str]]) -> lis
     statements = [
         (set(tokenize(part, _LANGUAGES)), _negative(part))
         for _, passage in passages
-        for part in split_sentences(passage)
-        if not part.rstrip("]").endswith("?") and not part.startswith("[")  # questions, headings
+        for part in _statements(passage)
+        if not part.startswith("[")  # a heading
     ]
     asked = set(tokenize(question, _LANGUAGES)) - _YES_NO
     found = []
-    for word in dict.fromkeys(words[1:]):
-        stems = set(tokenize(word, _LANGUAGES))
-        if not stems & asked:
-            continue
+    for word, stems in _words_asked(words[1:], asked):
         mentions = [said_no for said, said_no in statements if stems & said]
         if mentions and all(said_no != negative for said_no in mentions):
             found.append(word)
@@ -297,12 +294,18 @@ def foreign_terms(sentence: str, question: str, passages: list[str]) -> list[str
     """Words of the sentence that come from the question but occur in none of the passages."""
     asked = set(tokenize(question, _LANGUAGES))
     known = set(tokenize("\n".join(passages), _LANGUAGES))
-    found = []
-    for word in dict.fromkeys(re.findall(r"\w+", sentence.lower())):
-        stems = set(tokenize(word, _LANGUAGES))
-        if stems & asked and not stems & known:
-            found.append(word)
-    return found
+    return [word for word, stems in _words_asked(_WORD.findall(sentence.lower()), asked) if not stems & known]
+
+
+def _words_asked(words: list[str], asked: set[str]) -> list[tuple[str, set[str]]]:
+    """The distinct words (with their stems) that a sentence takes from the customer's question."""
+    stemmed = ((word, set(tokenize(word, _LANGUAGES))) for word in dict.fromkeys(words))
+    return [(word, stems) for word, stems in stemmed if stems & asked]
+
+
+def _statements(passage: str) -> list[str]:
+    """A passage's sentences that state something: a question in the article states nothing."""
+    return [part for part in split_sentences(passage) if not part.rstrip("]").endswith("?")]
 
 
 def split_sentences(text: str) -> list[str]:
