@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from agent.answering.guard import Verdict
+from agent.answering.prices import answers_price
 from agent.knowledge.retrieval import Source
 
 
@@ -50,3 +51,18 @@ def quote(source: Source, limit: int = 400) -> str:
     if len(passage) > limit:
         passage = passage[:limit].rsplit(" ", 1)[0] + " …"
     return f"{source.title}: „{passage}“" if source.language == "de" else f'{source.title}: "{passage}"'
+
+
+def worth_quoting(top: Source, question: str, min_relevance: float, *, strict: bool) -> bool:
+    """Is retrieval sure enough of the best article to quote it when the model gave no kept answer, and
+    does its passage state a price when the customer asks one?
+
+    Two of its three rankings must put it in their first two: one high cosine alone quoted the returns
+    article for "what's the code word for returns after 30 days?". When every ranking puts it first, a
+    lower cosine will do: another help center's articles (long, encyclopedic) score lower throughout.
+    `strict` (the model said the articles do not cover it): the cosine must be high as well – the small
+    model says so of articles it misreads, but also of questions that merely share a topic with one.
+    """
+    if top.ranked_within(2) < 2 or not answers_price(quote(top), question):
+        return False
+    return top.score >= min_relevance or (top.first_everywhere and not strict)

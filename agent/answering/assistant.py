@@ -6,7 +6,14 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
-from agent.answering.answer_text import join_kept, quote, repeats, rests_on, without_dangling_intro
+from agent.answering.answer_text import (
+    join_kept,
+    quote,
+    repeats,
+    rests_on,
+    without_dangling_intro,
+    worth_quoting,
+)
 from agent.answering.curated import CuratedMatch, CuratedMatcher
 from agent.answering.generation import Generator, Prompt, build_messages, declines
 from agent.answering.guard import GroundingGuard, Verdict, complete_sentences
@@ -245,8 +252,11 @@ class SupportAgent:
 
     def _quotable(self, answer: Answer, source: Source, *, strict: bool) -> bool:
         """Quoting a passage helps only when retrieval is sure it is the right one – never when the topic
-        was borrowed from the previous question (an off-topic question mid-chat)."""
-        return not answer.follow_up and _sure_of(source, self._policy.min_relevance_to_quote, strict=strict)
+        was borrowed from the previous question (an off-topic question mid-chat), nor when the customer
+        asks a price the passage does not state."""
+        return not answer.follow_up and worth_quoting(
+            source, answer.question, self._policy.min_relevance_to_quote, strict=strict
+        )
 
     def _judge(
         self, sentence: str, sources: list[Source], base: Answer, kept: list[Verdict], removed: list[Verdict]
@@ -347,20 +357,6 @@ class SupportAgent:
         best = sources[0].score
         close = [s for s in sources[1:] if best - s.score <= self._policy.source_margin]
         return [sources[0], *close][: self._policy.max_sources]
-
-
-def _sure_of(top: Source, min_relevance: float, *, strict: bool) -> bool:
-    """Is retrieval sure enough of the best article to quote it when the model gave no kept answer?
-
-    Two of its three rankings must put it in their first two: one high cosine alone quoted the returns
-    article for "what's the code word for returns after 30 days?". When every ranking puts it first, a
-    lower cosine will do: another help center's articles (long, encyclopedic) score lower throughout.
-    `strict` (the model said the articles do not cover it): the cosine must be high as well – the small
-    model says so of articles it misreads, but also of questions that merely share a topic with one.
-    """
-    if top.ranked_within(2) < 2:
-        return False
-    return top.score >= min_relevance or (top.first_everywhere and not strict)
 
 
 def _curated_answer(found: CuratedMatch, question: str, language: str, redacted: dict[str, int]) -> Answer:

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 from agent.answering.language import written_in_other_language
+from agent.answering.prices import answers_price
 from agent.knowledge.embeddings import Embedder
 from agent.knowledge.lexical import tokenize
 from agent.knowledge.retrieval import Source
@@ -107,6 +108,8 @@ class GroundingGuard:
             problems.extend(_INFORMAL.findall(sentence))
         problems.extend(_no_answer(sentence, [p for _, p in passages]))
         problems.extend(f"the articles say the opposite: {w}" for w in denied(sentence, question, passages))
+        if question and not answers_price(sentence, question):
+            problems.append("no price for a price question")
         if language and written_in_other_language(sentence, language):
             problems.append(f"not in {language}")
         scored: list[_Match] = []
