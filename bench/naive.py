@@ -56,6 +56,10 @@ class NaivePipeline:
             ids=ids, documents=docs, metadatas=metas, embeddings=embedder.embed_documents(docs)
         )
 
+    def validate(self, question: str) -> str:
+        """The quickstart checks nothing: the message as typed, stripped."""
+        return (question or "").strip()
+
     def stream(self, question: str, history: Sequence[tuple[str, str]] = ()) -> Iterator[Answer]:
         """Retrieve the top 4 chunks and let the model answer."""
         start = time.perf_counter()
