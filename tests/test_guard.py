@@ -187,6 +187,8 @@ def test_the_articles_example_is_no_answer_for_another_year(guard: GroundingGuar
         ("how much is delivery within germany", True),
         ("was kostet bei euch der versand innerhalb deutschland", True),
         ("ab welchem bestellwert zahl ich kein porto mehr", True),
+        ("above what order amount is shipping free?", True),
+        ("hab die zahlungserinnerung verpennt, kostet die mahnung jetzt was?", True),
         ("wieviel muss ich für express bezahlen?", True),
         ("how much extra do you charge for sending a tent", True),
         ("how much time after checkout can i still undo my purchase", False),
@@ -206,8 +208,10 @@ def test_a_price_question_is_not_answered_without_a_price(guard: GroundingGuard)
     when = guard.check("Standard delivery within Germany takes 2-3 working days.", [SHIPPING], question)
     assert not when.supported and "no price for a price question" in when.unsupported_facts
     assert guard.check("Standard delivery within Germany costs €4.90.", [SHIPPING], question).supported
-    # the same sentence answers a question about the time it takes
+    # the same sentence answers a question about the time it takes, and may follow the price
     assert guard.check(when.sentence, [SHIPPING], "how long is delivery within germany?").supported
+    priced = ["Standard delivery within Germany costs €4.90."]
+    assert guard.check(when.sentence, [SHIPPING], question, kept=priced).supported
     assert states_price("Rücksendungen aus Deutschland sind kostenlos.") and not states_price("in 2-3 Tagen")
 
 

@@ -264,7 +264,8 @@ class SupportAgent:
         """Keep or drop one sentence; True when it is the model saying the articles do not cover it."""
         if declines(sentence):
             return True
-        verdict = self._guard.check(sentence, sources, base.question, base.language)
+        before = [v.sentence for v in kept]
+        verdict = self._guard.check(sentence, sources, base.question, base.language, before)
         (kept if verdict.supported else removed).append(verdict)
         return False
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from agent.answering.language import written_in_other_language
@@ -85,11 +86,19 @@ class GroundingGuard:
         self._policy = policy or GuardPolicy()
         self._vectors: dict[str, list[float]] = {}  # passage embeddings, reused across sentences
 
-    def check(self, sentence: str, sources: list[Source], question: str = "", language: str = "") -> Verdict:
+    def check(
+        self,
+        sentence: str,
+        sources: list[Source],
+        question: str = "",
+        language: str = "",
+        kept: Sequence[str] = (),
+    ) -> Verdict:
         """Is this sentence supported by one passage? That passage must hold every number, e-mail, phone
         and URL of the sentence (or the customer's question does), agree with its yes or no, and match
         its words or meaning beyond what the customer already said. A sentence in the other language
-        than the answer's (`language`) is dropped whatever its support."""
+        than the answer's (`language`) is dropped whatever its support, and so is one without a price
+        for a price question until a sentence of the answer kept before it (`kept`) gave one."""
         said = sentence
         sentence = _LIST_NUMBER.sub("", sentence)  # the number of a list item is no word or fact of it
         passages = [(s.article_id, p) for s in sources for p in s.passages]
@@ -108,7 +117,7 @@ class GroundingGuard:
             problems.extend(_INFORMAL.findall(sentence))
         problems.extend(_no_answer(sentence, [p for _, p in passages]))
         problems.extend(f"the articles say the opposite: {w}" for w in denied(sentence, question, passages))
-        if question and not answers_price(sentence, question):
+        if question and not any(answers_price(text, question) for text in (sentence, *kept)):
             problems.append("no price for a price question")
         if language and written_in_other_language(sentence, language):
             problems.append(f"not in {language}")

@@ -14,7 +14,9 @@ _ASKS_PRICE = re.compile(
     r"|what (?:does|do|did|will) .{0,40}\bcost"
     r"|(?:price|cost|fee|charge)s? (?:of|for)\b"
     r"|was (?:kostet|kosten|kostete)\b|wie ?viel\b.{0,30}\b(?:kost|zahl|bezahl)|wie teuer"
-    r"|ab welchem (?:bestellwert|betrag|wert)|mindestbestellwert|minimum order)",
+    r"|\bkostet\b.{0,40}\b(?:was|etwas)\b|\bcosts? (?:anything|extra|money)\b"
+    r"|ab welchem (?:bestellwert|betrag|wert)|(?:above|from|over) what (?:order )?(?:amount|value)"
+    r"|mindestbestellwert|minimum order)",
     re.I,
 )
 _STATES_PRICE = re.compile(
