@@ -213,6 +213,7 @@ def test_a_price_question_is_not_answered_without_a_price(guard: GroundingGuard)
     priced = ["Standard delivery within Germany costs €4.90."]
     assert guard.check(when.sentence, [SHIPPING], question, kept=priced).supported
     assert states_price("Rücksendungen aus Deutschland sind kostenlos.") and not states_price("in 2-3 Tagen")
+    assert all(map(states_price, ["4,90 €", "EUR 4,90", "€4.90", "12 CHF", "$10 million"]))
 
 
 def test_a_sentence_two_articles_state_cites_both(guard: GroundingGuard) -> None:

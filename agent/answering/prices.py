@@ -20,7 +20,7 @@ _ASKS_PRICE = re.compile(
     re.I,
 )
 _STATES_PRICE = re.compile(
-    r"\d\s*(?:€|\$|£|eur\b|euro|dollar|pfund|pound|cent|franken)|[€$£]\s*\d"
+    r"\d\s*(?:€|\$|£|eur\b|euro|dollar|pfund|pound|cent|franken|chf)|[€$£]\s*\d|\b(?:eur|chf|usd)\s*\d"
     r"|\b(?:kostenlos|kostenfrei|gratis|umsonst|free|nothing|nichts|no charge|no cost"
     r"|keine? (?:gebühr|kosten|versandkosten))",
     re.I,
