@@ -96,6 +96,16 @@ def main() -> None:
     print_tables(report)
     (args.out / "latency.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     print(f"written: {args.out / 'latency.json'}")
+    # Under load some turns may fail (that is measured); a pipeline whose every turn failed is broken,
+    # and its "figures" would be read as a result (the naive baseline once failed silently like this).
+    broken = [
+        f"{name} at {level}"
+        for name in pipelines
+        for level, figures in report.get(name, {}).items()
+        if figures["turns"] and figures["errors"] == figures["turns"]
+    ]
+    if broken:
+        raise SystemExit(f"every turn failed: {', '.join(broken)} – see the errors above")
 
 
 def raw_speed(services: Services) -> dict[str, float]:
