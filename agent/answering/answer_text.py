@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agent.answering.guard import Verdict
-from agent.answering.prices import answers_price
+from agent.answering.prices import asks_price, states_price
 from agent.knowledge.retrieval import Source
 
 
@@ -63,6 +63,6 @@ def worth_quoting(top: Source, question: str, min_relevance: float, *, strict: b
     `strict` (the model said the articles do not cover it): the cosine must be high as well – the small
     model says so of articles it misreads, but also of questions that merely share a topic with one.
     """
-    if top.ranked_within(2) < 2 or not answers_price(quote(top), question):
+    if top.ranked_within(2) < 2 or (asks_price(question) and not states_price(quote(top))):
         return False
     return top.score >= min_relevance or (top.first_everywhere and not strict)

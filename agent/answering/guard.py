@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from agent.answering.language import written_in_other_language
-from agent.answering.prices import answers_price
+from agent.answering.prices import asks_price, states_price
 from agent.knowledge.embeddings import Embedder
 from agent.knowledge.lexical import tokenize
 from agent.knowledge.retrieval import Source
@@ -117,7 +117,7 @@ class GroundingGuard:
             problems.extend(_INFORMAL.findall(sentence))
         problems.extend(_no_answer(sentence, [p for _, p in passages]))
         problems.extend(f"the articles say the opposite: {w}" for w in denied(sentence, question, passages))
-        if question and not any(answers_price(text, question) for text in (sentence, *kept)):
+        if asks_price(question) and not any(map(states_price, (sentence, *kept))):
             problems.append("no price for a price question")
         if language and written_in_other_language(sentence, language):
             problems.append(f"not in {language}")

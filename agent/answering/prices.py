@@ -36,8 +36,3 @@ def asks_price(question: str) -> bool:
 def states_price(text: str) -> bool:
     """Does the text state an amount of money, or that something is free?"""
     return bool(_STATES_PRICE.search(text))
-
-
-def answers_price(text: str, question: str) -> bool:
-    """False only for a price question that the text gives no price for."""
-    return not asks_price(question) or states_price(text)
