@@ -1,4 +1,4 @@
-"""What customers read, in German and English: notices, the handoff and busy answers, examples.
+"""What customers read, in German and English: notices, the handoff, unsure and busy answers, examples.
 
 Part of the settings (same names in the environment and the TOML file); kept apart so the settings
 module stays about how the agent runs.
@@ -59,6 +59,20 @@ class CustomerTexts(BaseModel):
         "Das tut mir leid, dazu gibt es in unserem Hilfe-Center keinen Artikel. Unser Support-Team "
         "hilft Ihnen gern: support@nordlicht-shop.example oder +49 30 1234 5678 (Mo–Fr 9–18 Uhr).",
         description="Answer when the help center does not cover a question (German).",
+    )
+    # The model read articles for the question, but nothing it wrote held up against them (or it said they
+    # do not cover it): "no article" would be untrue when the customer just saw which ones were read.
+    unsure_en: str = Field(
+        "I'm sorry, I could not find a reliable answer to this in our help-center articles. A member of "
+        "our support team can help: write to support@nordlicht-shop.example or call +49 30 1234 5678 "
+        "(Mon–Fri 9:00–18:00).",
+        description="Answer when the articles read for a question gave no reliable answer (English).",
+    )
+    unsure_de: str = Field(
+        "Das tut mir leid, darauf habe ich in unseren Hilfeartikeln keine verlässliche Antwort gefunden. "
+        "Unser Support-Team hilft Ihnen gern: support@nordlicht-shop.example oder +49 30 1234 5678 "
+        "(Mo–Fr 9–18 Uhr).",
+        description="Answer when the articles read for a question gave no reliable answer (German).",
     )
     busy_en: str = Field(
         "Sorry, a lot of customers are asking right now. Please try again in a minute – or talk to a "

@@ -137,6 +137,7 @@ def agent_policy(settings: Settings) -> AgentPolicy:
         company=settings.company_name,
         handoff={"en": settings.handoff_en, "de": settings.handoff_de},
         busy={"en": settings.busy_en, "de": settings.busy_de},
+        unsure={"en": settings.unsure_en, "de": settings.unsure_de},
         source_margin=settings.source_margin,
         rerank_margin=settings.rerank_margin,
         german_address=settings.german_address,

@@ -196,3 +196,4 @@ def test_customers_beyond_the_queue_get_a_friendly_busy_answer(served: str) -> N
     assert busy, replies  # one answer at a time and nobody may wait: the others are told at once
     assert len(busy) < len(replies)  # and the first customer was answered
     assert all("support@nordlicht-shop.example" in r for r in busy)  # with the way to a human
+    assert not any("Articles I read" in r or "Gelesene Artikel" in r for r in busy)  # the model read nothing

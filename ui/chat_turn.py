@@ -56,11 +56,15 @@ class Visitor:
 
 
 def format_answer(answer: Answer) -> str:
-    """The answer as Markdown, with its source articles as links underneath."""
-    if not answer.citations:
+    """The answer as Markdown, with its source articles as links underneath – or, when it was handed off
+    after the model read articles, those (the customer saw them being read and may find more there)."""
+    if answer.citations:
+        label, shown = _texts(answer)["sources"], answer.citations
+    elif answer.refused and answer.reading:
+        label, shown = _texts(answer)["read"], answer.reading
+    else:
         return answer.text
-    links = " · ".join(_link(c) for c in answer.citations)
-    return f"{answer.text}\n\n*{_texts(answer)['sources']}: {links}*"
+    return f"{answer.text}\n\n*{label}: {' · '.join(_link(c) for c in shown)}*"
 
 
 def _link(citation: Citation) -> str:

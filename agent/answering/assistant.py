@@ -51,7 +51,8 @@ class Answer:
     extractive: bool = False  # nothing the model wrote was supported: a quoted passage instead
     redacted: dict[str, int] = field(default_factory=dict)  # personal data removed from the question
     follow_up: bool = False  # the topic came from the previous question, not from this one
-    reading: list[Citation] = field(default_factory=list)  # the articles the model is reading now
+    # The articles the model is reading now; on a handoff after reading, the ones it read.
+    reading: list[Citation] = field(default_factory=list)
     queued: int = 0  # customers ahead of this one at the model (while waiting)
     busy: bool = False  # not answered: too many customers were waiting
     refusal: str = ""  # why it was handed off: "retrieval", "model", "guard" or "busy" (for the reports)
@@ -84,6 +85,7 @@ class AgentPolicy:
     # every article costs the model seconds of reading.
     source_margin: float = 1.0
     busy: dict[str, str] = field(default_factory=dict)  # the "too many customers" text per language
+    unsure: dict[str, str] = field(default_factory=dict)  # "no reliable answer in the articles I read"
     german_address: str = "Sie"  # formal or informal German ("du")
     # When retrieval's rankings disagree on the best article, the model reads each of the first
     # `rerank_candidates` and the one that explains the question better by this much (mean log-probability
@@ -213,7 +215,14 @@ class SupportAgent:
             timings.update(ttft_s=0.0, total_s=round(time.perf_counter() - start, 4))
             text = self._policy.busy.get(language) or self._policy.busy.get("en") or self._handoff(language)
             yield replace(
-                base, text=text, refused=True, busy=True, refusal="busy", timings=timings, done=True
+                base,
+                text=text,
+                refused=True,
+                busy=True,
+                refusal="busy",
+                timings=timings,
+                done=True,
+                reading=[],
             )
             return
         if buffer.strip() and not looping:
@@ -246,7 +255,7 @@ class SupportAgent:
             return replace(done, text=join_kept(kept), citations=_cited(kept, sources))
         if not kept and not self._quotable(done, first, strict=abstained):
             refusal = "model" if abstained else "guard"
-            return replace(done, text=self._handoff(done.language), refused=True, refusal=refusal)
+            return replace(done, text=self._unsure(done.language), refused=True, refusal=refusal)
         done = replace(done, removed=[*done.removed, *(v.sentence for v in kept)])
         return replace(done, text=quote(first), citations=[_citation(first)], extractive=True)
 
@@ -271,6 +280,10 @@ class SupportAgent:
 
     def _handoff(self, language: str) -> str:
         return self._policy.handoff.get(language, self._policy.handoff["en"])
+
+    def _unsure(self, language: str) -> str:
+        """The handoff after the model read articles (the customer saw which): not "no article"."""
+        return self._policy.unsure.get(language) or self._policy.unsure.get("en") or self._handoff(language)
 
     def validate(self, question: str) -> str:
         """Strip a message and reject empty or oversized ones with a clear error (before redaction)."""
