@@ -30,6 +30,7 @@ ROWS = [
     ("citation_accuracy", "higher"),
     ("refusal_rate_must_refuse", "higher"),
     ("false_refusal_rate", "lower"),
+    ("false_refusals_listing_the_article", "-"),
     ("answers_with_unsupported_facts", "lower"),
     ("guard_removed_sentences", "-"),
     ("latency_total_s.p50", "lower"),

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from agent.evaluation.report import render_report
-from agent.evaluation.simulate import SimulationError, load_questions
+from agent.evaluation.simulate import SimulationError, load_questions, summarize
 from tests.conftest import KNOWLEDGE_DIR, MODELS_DIR, SMALL_CHAT_MODEL
 
 QUESTIONS = [
@@ -29,7 +29,7 @@ QUESTIONS = [
     {"id": "q3", "question": "What is the capital of Australia?", "expected_article": None},
     {"id": "q4", "question": "was kostet nordlicht plus im jahr", "expected_article": None, "language": "de"},
 ]
-RESULT_KEYS = {"id", "question", "answer", "citations", "refused", "retrieved", "scores", "timings"}
+RESULT_KEYS = {"id", "question", "answer", "citations", "refused", "retrieved", "read", "scores", "timings"}
 
 
 def _simulate(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -83,6 +83,7 @@ def test_simulate_writes_results_summary_and_report(tmp_path: Path, mode: list[s
         "citation_accuracy",
         "refusal_rate_must_refuse",
         "false_refusal_rate",
+        "false_refusals_listing_the_article",
         "guard_removed_sentences",
         "latency_total_s",
         "latency_ttft_s",
@@ -119,3 +120,17 @@ def test_dev_set_is_large_and_balanced() -> None:
     assert sum(q.language == "de" for q in answerable) >= 50
     assert sum(q.language == "en" for q in answerable) >= 50
     assert len(questions) - len(answerable) >= 40
+
+
+def test_a_handoff_that_listed_the_expected_article_is_counted() -> None:
+    # A handoff after reading lists the articles read: the figure says how many false refusals still
+    # showed the customer the right article.
+    def row(expected: str, read: list[str], refused: bool = True) -> dict[str, object]:
+        return {
+            "language": "de", "expected_article": expected, "refused": refused, "read": read,
+            "refusal": "guard" if refused else "", "retrieved": read, "citations": [], "timings": {},
+            "guard_removed": [], "extractive": False, "unsupported_facts": [],
+        }  # fmt: skip
+
+    rows = [row("de-a", ["de-a", "de-b"]), row("de-a", ["de-b"]), row("de-a", ["de-a"], refused=False)]
+    assert summarize(rows)["overall"]["false_refusals_listing_the_article"] == 1

@@ -138,6 +138,7 @@ def _replay(
         "refused": answer.refused,
         "refusal": answer.refusal,
         "retrieved": answer.retrieved,
+        "read": [c.id for c in answer.reading],  # the articles the model read (a handoff lists them)
         "scores": answer.scores,
         "timings": answer.timings,
         "guard_removed": answer.removed,
@@ -182,6 +183,10 @@ def _metrics(results: list[dict[str, Any]]) -> dict[str, Any]:
         "false_refusal_rate": _share(r["refused"] for r in answerable),
         # why answerable questions were refused: retrieval (not covered), model (NOT_COVERED), guard
         "false_refusals_by_cause": dict(Counter(r.get("refusal") or "?" for r in answerable if r["refused"])),
+        # handed off after the model read the expected article: the customer was shown its link
+        "false_refusals_listing_the_article": sum(
+            r["refused"] and r["expected_article"] in r.get("read", []) for r in answerable
+        ),
         "guard_removed_sentences": sum(len(r["guard_removed"]) for r in results),
         "answers_with_guard_removals": sum(bool(r["guard_removed"]) for r in results),
         "extractive_answers": sum(bool(r["extractive"]) for r in results),
