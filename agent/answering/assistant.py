@@ -213,10 +213,9 @@ class SupportAgent:
                 timings.update(_generation_stats(self._generator))
         except Busy:
             timings.update(ttft_s=0.0, total_s=round(time.perf_counter() - start, 4))
-            text = self._policy.busy.get(language) or self._policy.busy.get("en") or self._handoff(language)
             yield replace(
                 base,
-                text=text,
+                text=self._in_language(self._policy.busy, language),
                 refused=True,
                 busy=True,
                 refusal="busy",
@@ -255,7 +254,9 @@ class SupportAgent:
             return replace(done, text=join_kept(kept), citations=_cited(kept, sources))
         if not kept and not self._quotable(done, first, strict=abstained):
             refusal = "model" if abstained else "guard"
-            return replace(done, text=self._unsure(done.language), refused=True, refusal=refusal)
+            # the customer saw which articles were read: "unsure", not the handoff's "no article"
+            text = self._in_language(self._policy.unsure, done.language)
+            return replace(done, text=text, refused=True, refusal=refusal)
         done = replace(done, removed=[*done.removed, *(v.sentence for v in kept)])
         return replace(done, text=quote(first), citations=[_citation(first)], extractive=True)
 
@@ -281,9 +282,9 @@ class SupportAgent:
     def _handoff(self, language: str) -> str:
         return self._policy.handoff.get(language, self._policy.handoff["en"])
 
-    def _unsure(self, language: str) -> str:
-        """The handoff after the model read articles (the customer saw which): not "no article"."""
-        return self._policy.unsure.get(language) or self._policy.unsure.get("en") or self._handoff(language)
+    def _in_language(self, texts: dict[str, str], language: str) -> str:
+        """One of the policy's texts in the customer's language, else English, else the handoff."""
+        return texts.get(language) or texts.get("en") or self._handoff(language)
 
     def validate(self, question: str) -> str:
         """Strip a message and reject empty or oversized ones with a clear error (before redaction)."""
