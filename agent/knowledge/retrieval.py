@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -278,7 +278,6 @@ class Retriever:
                 if article_id not in seen:  # an article's rank in this list is that of its best passage
                     setattr(source, f"{kind}_rank", len(seen))
                     seen.add(article_id)
-                    source.fused += self._weights[kind] / (self._rrf_k + len(seen))
                 text = _with_heading(hit.doc, hit.meta)
                 # passages keep the order they were found in, dense first
                 passages[article_id].setdefault(text, len(passages[article_id]))
@@ -287,13 +286,21 @@ class Retriever:
         for rank, article_id in enumerate(generated):
             if article_id in sources:
                 sources[article_id].generated_rank = rank
-                sources[article_id].fused += self._weights["generated"] / (self._rrf_k + rank + 1)
+        for source in sources.values():
+            source.fused = fusion_score(source, self._weights, self._rrf_k)
         ranked = sorted(sources.values(), key=lambda s: (s.fused, s.score), reverse=True)
         for rank, source in enumerate(ranked):
             found = passages[source.article_id]
             # Two passages for the best article, one for the others: a short prompt is a fast answer.
             source.passages = sorted(found, key=found.__getitem__)[: 2 if rank == 0 else 1]
         return ranked
+
+
+def fusion_score(source: Source, weights: Mapping[str, float], rrf_k: int) -> float:
+    """Reciprocal rank fusion: weight / (rrf_k + rank) summed over the rankings (`weights` by "dense",
+    "lexical", "generated") that found the article, its first place being rank 1."""
+    ranks = {"dense": source.dense_rank, "lexical": source.lexical_rank, "generated": source.generated_rank}
+    return sum(weights[kind] / (rrf_k + rank + 1) for kind, rank in ranks.items() if rank is not None)
 
 
 def covering(ranked: list[Source], *, min_relevance: float, min_agreed: float) -> list[Source]:
