@@ -6,6 +6,8 @@ English, every question answerable). For each set and language it reports recall
 of answerable questions the coverage rule refuses, must-refuse questions refused (dev only) and the
 query time (ms*: the first variant's includes embedding the question; the others reuse that vector).
 Each variant of the retriever and each coverage rule is a row, so changes are compared in one run.
+Last, fusion weights per language chosen by cross-validation against the shared default
+(bench/fusion_cv.py).
 
 Writes bench/out/retrieval.json and prints the table.
 """
@@ -23,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from fusion_cv import cross_validate, print_report  # noqa: E402
 
 from agent.answering.language import detect_language  # noqa: E402
 from agent.errors import ModelError  # noqa: E402
@@ -66,6 +70,7 @@ def main() -> None:
     else:
         print(f"XQuAD not found at {args.xquad}; only the dev set is measured")
     report: dict[str, Any] = {"variants": {}, "coverage": {}}
+    default_runs: dict[str, list[dict[str, Any]]] = {}
     for eval_set in sets:
         work = args.out / "retrieval" / ("xquad" if eval_set.name == "xquad" else "demo")
         report["variants"][eval_set.name] = {}
@@ -73,11 +78,20 @@ def main() -> None:
             runs = rank_questions(settings.model_copy(update=changes), eval_set, work, args.limit)
             report["variants"][eval_set.name][variant] = score(runs, COVERAGE_RULES[DEFAULT_RULE])
             if variant == DEFAULT_VARIANT:
+                default_runs[eval_set.name] = runs
+                (work / f"runs-{eval_set.name}.json").write_text(json.dumps(runs), encoding="utf-8")  # misses
                 report["coverage"][eval_set.name] = {
                     name: score(runs, rule) for name, rule in COVERAGE_RULES.items()
                 }
+    report["fusion_per_language"] = cross_validate(
+        default_runs,
+        (settings.lexical_weight, settings.rrf_k),
+        settings.generated_questions_weight,
+        settings.source_margin,
+    )
     print_table(report["variants"], "variant")
     print_table(report["coverage"], "coverage rule")
+    print_report(report["fusion_per_language"])
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "retrieval.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     print(f"written: {args.out / 'retrieval.json'}")
@@ -107,7 +121,6 @@ def rank_questions(settings: Settings, eval_set: EvalSet, work: Path, limit: int
         language = detect_language(question["question"])
         ranked = own_language_first(ranked, ranked, language, settings.source_margin)
         runs.append({**question, "seconds": time.perf_counter() - start, "ranked": [_row(s) for s in ranked]})
-    (work / f"runs-{eval_set.name}.json").write_text(json.dumps(runs), encoding="utf-8")  # to study misses
     return runs
 
 
