@@ -8,7 +8,7 @@ from pathlib import Path
 from agent.answering.assistant import SupportAgent
 from agent.answering.guard import GroundingGuard
 from agent.knowledge.lexical import LexicalIndex, compound_parts, tokenize
-from agent.knowledge.retrieval import Scope, Source, covering, own_language_first
+from agent.knowledge.retrieval import Scope, Source, covering, fusion_score, own_language_first
 from agent.wiring import agent_policy, build_retriever
 from tests.conftest import make_settings
 from tests.fakes import ScriptedGenerator
@@ -111,6 +111,21 @@ def test_sources_carry_their_rank_in_each_search(demo_data_dir: Path, embedder) 
     assert top.dense_rank is not None and top.lexical_rank is not None
     dense_order = sorted((s for s in sources if s.dense_rank is not None), key=lambda s: s.dense_rank)
     assert [s.score for s in dense_order] == sorted((s.score for s in dense_order), reverse=True)
+
+
+def test_the_order_is_the_fusion_of_each_articles_ranks(demo_data_dir: Path, embedder) -> None:
+    # bench-retrieval re-fuses stored ranks with other weights: that must give the search's own order
+    settings = make_settings(demo_data_dir)
+    sources = build_retriever(settings, embedder).search("Wie lange dauert die Lieferung nach Österreich?")
+    weights = {
+        "dense": 1.0,
+        "lexical": settings.lexical_weight,
+        "generated": settings.generated_questions_weight,
+    }
+    assert [s.fused for s in sources] == [fusion_score(s, weights, settings.rrf_k) for s in sources]
+    assert [s.fused for s in sources] == sorted((s.fused for s in sources), reverse=True)
+    third_in_dense_only = Source("a", "A", "", "de", "c", 0.9, dense_rank=2)  # ranks count from 0
+    assert fusion_score(third_in_dense_only, weights, 5) == 1.0 / (5 + 3)
 
 
 def test_the_customers_language_version_of_a_near_tie_goes_first() -> None:
