@@ -99,7 +99,8 @@ def generate_questions(
 ) -> tuple[dict[str, list[str]], list[float]]:
     """Six generated customer questions per article, from the cache when the article is unchanged.
 
-    The cache is the product's (the file bench-retrieval and a simulation of the folder read)."""
+    The cache is the product's (the file bench-retrieval and a simulation of the folder read). It is
+    written after every article, so an interrupted run (XQuAD takes ~96 min) keeps what it generated."""
     cache = QuestionCache.load(cache_file)
     generator = None
     result: dict[str, list[str]] = {}
@@ -113,6 +114,7 @@ def generate_questions(
             questions = questions_for(generator, article, QUESTIONS)
             seconds.append(time.perf_counter() - start)
             cache.put(article, settings.chat_model, QUESTIONS, questions)
+            cache.save()
             print(f"{article.id}: {questions}", flush=True)
         result[article.id] = questions
     cache.save()
