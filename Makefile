@@ -69,7 +69,7 @@ bench-retrieval: models
 	$(BIN)/python bench/retrieval.py
 
 # Questions generated per article by the chat model, as a third ranking (~5 min for the demo help
-# center; add ARGS="--xquad ../shared/eval/xquad" for XQuAD, ~1 h); writes bench/out/doc2query.json.
+# center; add ARGS="--xquad ../shared/eval/xquad" for XQuAD, 1.5–2 h); writes bench/out/doc2query.json.
 bench-doc2query: models
 	$(BIN)/python bench/doc2query.py $(ARGS)
 

@@ -44,7 +44,7 @@ QUESTIONS = 6  # per article; the product's prompt (agent/knowledge/questions.py
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
-    parser.add_argument("--xquad", type=Path, default=None, help="also XQuAD (../shared/eval/xquad): ~1 h")
+    parser.add_argument("--xquad", type=Path, default=None, help="also XQuAD (../shared/eval/xquad): 1.5-2 h")
     parser.add_argument("--limit", type=int, default=0, help="at most this many questions per set")
     args = parser.parse_args()
     settings = load_settings()
@@ -100,7 +100,8 @@ def generate_questions(
     """Six generated customer questions per article, from the cache when the article is unchanged.
 
     The cache is the product's (the file bench-retrieval and a simulation of the folder read). It is
-    written after every article, so an interrupted run (XQuAD takes ~96 min) keeps what it generated."""
+    written after every article, so an interrupted run keeps what it generated (XQuAD's 480
+    paragraphs take 1.5–2 h on two cores)."""
     cache = QuestionCache.load(cache_file)
     generator = None
     result: dict[str, list[str]] = {}
@@ -117,7 +118,6 @@ def generate_questions(
             cache.save()
             print(f"{article.id}: {questions}", flush=True)
         result[article.id] = questions
-    cache.save()
     return result, seconds
 
 
