@@ -35,8 +35,16 @@ class ModelReranker:
         retrieval's first (by more than `margin`, mean log-probability per question token), with the
         passages the model read to rerank: the answer then starts from the state kept of that reading,
         and the model has the whole article (up to the limit) rather than the one passage retrieval
-        gave an article that was not first."""
-        candidates = sources[: self._candidates]
+        gave an article that was not first. When retrieval's first is in the customer's language, only
+        articles in their language are candidates."""
+        pool = sources
+        if sources and sources[0].language == language:
+            # Another language's version of an article explains the question about as well as the
+            # customer's own (multilingual model), and then the answer must come from a text the guard
+            # checks in another language: measured on the dev set, "what cookies does your site set, do i
+            # have to accept tracking?" was answered from the German newsletter article and handed off.
+            pool = [sources[0], *(s for s in sources[1:] if s.language == language)]
+        candidates = pool[: self._candidates]
         if len(candidates) < 2 or candidates[0].first_everywhere:
             return None  # dense search, BM25 and the generated questions all put it first
         # Each candidate is read whole (up to a limit) rather than by the passages found for this question:
