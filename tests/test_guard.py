@@ -180,6 +180,10 @@ def test_the_articles_example_is_no_answer_for_another_year(guard: GroundingGuar
     rule = guard.check("Der Gutschein ist 3 Jahre gültig.", [GUTSCHEINE], question)
     assert rule.supported  # the rule, not the example, answers any year
     assert guard.check("Er gilt bis zum 31.12.2029.", [GUTSCHEINE], "wie lange gilt ein gutschein?").supported
+    # Measured on the dev set: the customer's year repeated beside the example's date, the date in words.
+    told = "Der Gutschein, den Sie zu Weihnachten 2025 erhalten haben, gilt bis zum 31. Dezember 2029."
+    repeated = guard.check(told, [GUTSCHEINE], question)
+    assert not repeated.supported and "the article's example for 2026" in repeated.unsupported_facts
 
 
 @pytest.mark.parametrize(
@@ -356,6 +360,32 @@ def test_facts_match_across_number_formats() -> None:
     assert unsupported_facts("Rufen Sie +49 (30) 1234-5678 an.", corpus) == []
     assert unsupported_facts("Es kostet 7,90 €.", corpus) == ["7,90"]
     assert unsupported_facts("Your order NL-2024-123456 is fine.", corpus + " NL-2024-123456") == []
+
+
+def test_a_date_in_words_is_the_date_in_digits() -> None:
+    corpus = GUTSCHEINE.passages[0]  # "… gilt also bis zum 31.12.2029."
+    for sentence in [
+        "Er gilt bis zum 31. Dezember 2029.",
+        "It is valid until December 31, 2029.",
+        "It is valid until 31 December 2029.",
+        "Er gilt bis 2029.",
+        "Er gilt bis zum 31. Dezember.",
+    ]:
+        assert unsupported_facts(sentence, corpus) == [], sentence
+    assert unsupported_facts("Er gilt bis zum 31. Dezember 2028.", corpus) == ["31.12.2028"]
+    assert unsupported_facts("Er gilt bis zum 30. Dezember 2029.", corpus) == ["30.12.2029"]
+    assert unsupported_facts("Ab 1. März 2027 gilt er.", "Ab dem 01.03.2027 gilt er.") == []
+    assert unsupported_facts("Es kostet 4.05.", "Es kostet 4,05 €.") == []  # a price, no date
+
+
+def test_a_date_does_not_end_the_sentence() -> None:
+    text = "Der Gutschein gilt bis zum 31. Dezember 2029. Danach verfällt er."
+    assert split_sentences(text) == ["Der Gutschein gilt bis zum 31. Dezember 2029.", "Danach verfällt er."]
+    done, rest = complete_sentences("Er gilt bis zum 31. Dezember 2029. Dan")
+    assert done == ["Er gilt bis zum 31. Dezember 2029."] and rest == "Dan"
+    # streamed: measured on the dev set, "**31." was a sentence while "Dezember" had not come yet
+    assert complete_sentences("Er gilt bis zum **31. Dez") == ([], "Er gilt bis zum **31. Dez")
+    assert complete_sentences("Es kostet 5. Dann kommt") == (["Es kostet 5."], "Dann kommt")
 
 
 PAYMENT_METHODS = Source(

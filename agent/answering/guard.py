@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from agent.answering.dates import MONTH, date_parts, numeric_dates
 from agent.answering.language import written_in_other_language
 from agent.answering.prices import asks_price, states_price
 from agent.knowledge.embeddings import Embedder
@@ -14,12 +15,15 @@ from agent.knowledge.retrieval import Source
 
 _ABBREVIATIONS = re.compile(
     r"\b(z|u|d|e|i|a|b|h|g|bzw|ca|inkl|zzgl|ggf|Nr|Mo|Fr|Sa|So|Tel|max|min|evtl|vgl|Art|Abs)\.\s"
-    r"|(?:^|(?<=\n))[ \t]*\d{1,2}\.\s",  # "Art. 15 DSGVO", and the number of a list item
+    r"|(?:^|(?<=\n))[ \t]*\d{1,2}\.\s"  # "Art. 15 DSGVO", and the number of a list item
+    rf"|\b\d{{1,2}}\.\s(?=(?:{MONTH})\b)",  # "bis zum 31. Dezember"
     re.I,
 )
 _LIST_NUMBER = re.compile(r"^[ \t]*\d{1,2}\.\s+", re.M)
 _LIST_ITEM = re.compile(r"[-*•]\s|\d{1,2}\.\s")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+_DAY_NUMBER_END = re.compile(r"\b\d{1,2}\.$")
+_WORD_SO_FAR = re.compile(r"\w*")
 _URL = re.compile(r"(?:https?://|www\.)[^\s)>\]]+", re.I)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"\+?\d[\d ()/-]{6,}\d")
@@ -247,14 +251,14 @@ def example_years(sentence: str, question: str, passage: str) -> list[str]:
     gilt also bis zum 31.12.2029." The date is in the passage, but for a voucher bought in 2026.
     """
     asked = set(_YEAR.findall(question))
-    said = set(_YEAR.findall(sentence))
-    if not asked or not said:
+    told = set(_YEAR.findall(sentence)) - asked  # "Ihr Gutschein von 2025 gilt bis 2029": 2029 is told
+    if not asked or not told:
         return []
     for part in split_sentences(passage):
         stated = set(_YEAR.findall(part))
         # A passage sentence that names the customer's year is about their case ("… was rebuilt in 1964").
-        if said <= stated and not stated & asked and stated - said:
-            return [f"the article's example for {year}" for year in sorted(stated - said)]
+        if told <= stated and not stated & asked and stated - told:
+            return [f"the article's example for {year}" for year in sorted(stated - told)]
     return []
 
 
@@ -332,7 +336,12 @@ def complete_sentences(buffer: str) -> tuple[list[str], str]:
     protected = _ABBREVIATIONS.sub(lambda m: m.group(0)[:-1] + _PLACEHOLDER, buffer)
     last_end = None
     for match in _SENTENCE_END.finditer(protected):
-        last_end = match
+        # "bis zum 31. Dez…": whether "31." ends the sentence shows once the next word is complete.
+        undecided = _DAY_NUMBER_END.search(protected, 0, match.start()) and _WORD_SO_FAR.fullmatch(
+            protected, match.end()
+        )
+        if not undecided:
+            last_end = match
     if last_end is None:
         return [], buffer
     done = protected[: last_end.start()].replace(_PLACEHOLDER, " ")
@@ -343,6 +352,8 @@ def complete_sentences(buffer: str) -> tuple[list[str], str]:
 def unsupported_facts(sentence: str, corpus: str) -> list[str]:
     """Numbers, prices, durations, dates, e-mails, phone numbers and URLs not found in the corpus."""
     missing: list[str] = []
+    # "bis zum 31. Dezember 2029" states what "bis 31.12.2029" does.
+    sentence, corpus = numeric_dates(sentence), numeric_dates(corpus)
     lowered = corpus.lower()
     rest = _LIST_NUMBER.sub("", sentence)  # "2. Open your orders": the 2 numbers the step, it is no fact
     for pattern in (_URL, _EMAIL):
@@ -352,7 +363,7 @@ def unsupported_facts(sentence: str, corpus: str) -> list[str]:
         rest = pattern.sub(" ", rest)
     # A phone number supports only itself: "30" in "+49 30 1234 5678" is no evidence for "30 days".
     corpus_digits = {_digits(m) for m in _PHONE.findall(corpus)} | {
-        _digits(m) for m in _NUMBER.findall(_PHONE.sub(" ", corpus))
+        _digits(m) for m in [*_NUMBER.findall(_PHONE.sub(" ", corpus)), *date_parts(corpus)]
     }
     for found in _PHONE.findall(rest):
         if _digits(found) not in corpus_digits:
