@@ -4,29 +4,21 @@ from __future__ import annotations
 
 import re
 
-_MONTH_NUMBERS = {
-    **{
-        name: number
-        for number, names in enumerate(
-            [
-                ("januar", "jänner", "january"),
-                ("februar", "february"),
-                ("märz", "march"),
-                ("april",),
-                ("mai", "may"),
-                ("juni", "june"),
-                ("juli", "july"),
-                ("august",),
-                ("september",),
-                ("oktober", "october"),
-                ("november",),
-                ("dezember", "december"),
-            ],
-            start=1,
-        )
-        for name in names
-    }
-}
+_MONTH_NAMES = [
+    ("januar", "jänner", "january"),
+    ("februar", "february"),
+    ("märz", "march"),
+    ("april",),
+    ("mai", "may"),
+    ("juni", "june"),
+    ("juli", "july"),
+    ("august",),
+    ("september",),
+    ("oktober", "october"),
+    ("november",),
+    ("dezember", "december"),
+]
+_MONTH_NUMBERS = {name: number for number, names in enumerate(_MONTH_NAMES, start=1) for name in names}
 MONTH = "|".join(sorted(_MONTH_NUMBERS, key=len, reverse=True))
 _YEAR = r"(?:19|20)\d{2}"
 # "31. Dezember 2029", "31 december", "December 31, 2029" (capitalised: "you may 2" is no date), and
