@@ -20,12 +20,12 @@ _MONTH_NAMES = [
 ]
 _MONTH_NUMBERS = {name: number for number, names in enumerate(_MONTH_NAMES, start=1) for name in names}
 MONTH = "|".join(sorted(_MONTH_NUMBERS, key=len, reverse=True))
-_YEAR = r"(?:19|20)\d{2}"
+YEAR = r"(?:19|20)\d{2}"  # a year of the calendar, as the guard reads one
 # "31. Dezember 2029", "31 december", "December 31, 2029" (capitalised: "you may 2" is no date), and
 # "31.12.2029" only with its year ("kostet 4.05." is a price).
-_DAY_MONTH_YEAR = re.compile(rf"\b(\d{{1,2}})\.?\s+({MONTH})\b(?:\s+({_YEAR})\b)?", re.I)
-_MONTH_DAY_YEAR = re.compile(rf"\b({MONTH.title()})\s+(\d{{1,2}})\b(?:,?\s+({_YEAR})\b)?")
-_NUMERIC = re.compile(rf"\b(\d{{1,2}})\.(\d{{1,2}})\.({_YEAR})\b")
+_DAY_MONTH_YEAR = re.compile(rf"\b(\d{{1,2}})\.?\s+({MONTH})\b(?:\s+({YEAR})\b)?", re.I)
+_MONTH_DAY_YEAR = re.compile(rf"\b({MONTH.title()})\s+(\d{{1,2}})\b(?:,?\s+({YEAR})\b)?")
+_NUMERIC = re.compile(rf"\b(\d{{1,2}})\.(\d{{1,2}})\.({YEAR})\b")
 
 
 def numeric_dates(text: str) -> str:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from agent.answering.dates import MONTH, date_parts, numeric_dates
+from agent.answering.dates import MONTH, YEAR, date_parts, numeric_dates
 from agent.answering.language import written_in_other_language
 from agent.answering.prices import asks_price, states_price
 from agent.knowledge.embeddings import Embedder
@@ -55,7 +55,7 @@ _SIGNPOST = re.compile(
     r"|(?:weitere|mehr) informationen finden sie)",
     re.I,
 )
-_YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
+_YEAR = re.compile(rf"\b{YEAR}\b")
 _INFORMAL = re.compile(r"\b(?:du|dich|dir|dein|deine|deinen|deinem|deiner|deines)\b", re.I)
 
 
