@@ -6,6 +6,7 @@ model that loops, an embedder that crashes mid-run) or record what the real part
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from agent.answering.generation import Generator, Message
@@ -20,6 +21,24 @@ class ScriptedGenerator:
 
     def stream(self, messages: list[Message]) -> Iterator[str]:
         for word in self._text.split(" "):
+            yield word + " "
+
+    def forget(self) -> None:
+        pass
+
+
+class ReadingGenerator:
+    """A model whose answer depends on the article it reads first: the text given for that article's
+    title ("" when none is given). Records the titles of each prompt's articles, in order."""
+
+    def __init__(self, answers: dict[str, str]) -> None:
+        self._answers = answers
+        self.read: list[list[str]] = []
+
+    def stream(self, messages: list[Message]) -> Iterator[str]:
+        titles = re.findall(r"^\[\d+\] (.+)$", messages[0]["content"], re.M)
+        self.read.append(titles)
+        for word in self._answers.get(titles[0] if titles else "", "").split(" "):
             yield word + " "
 
     def forget(self) -> None:

@@ -18,7 +18,7 @@ from agent.answering.curated import CuratedMatch, CuratedMatcher
 from agent.answering.generation import Generator, Prompt, build_messages, declines
 from agent.answering.guard import GroundingGuard, Verdict, complete_sentences
 from agent.answering.language import detect_language, needs_topic
-from agent.answering.rerank import ModelReranker
+from agent.answering.rerank import ARTICLE_CHARS, ModelReranker
 from agent.answering.turnstile import Busy, Turnstile
 from agent.errors import MessageError
 from agent.knowledge.retrieval import Retriever, Source, covering, own_language_first
@@ -94,6 +94,17 @@ class AgentPolicy:
     rerank_candidates: int = 3
 
 
+@dataclass
+class _Reading:
+    """What the model wrote from one reading of the articles, as the guard judged it."""
+
+    kept: list[Verdict] = field(default_factory=list)
+    removed: list[Verdict] = field(default_factory=list)
+    abstained: bool = False  # the model said the articles do not cover the question
+    looping: bool = False  # it repeated itself and was stopped
+    first_at: float | None = None  # when the first kept sentence was shown
+
+
 class SupportAgent:
     """Answers a customer's question from the help center, or honestly hands off to a human."""
 
@@ -152,10 +163,11 @@ class SupportAgent:
     def stream(self, question: str, history: Sequence[tuple[str, str]] = ()) -> Iterator[Answer]:
         """Yield growing partial answers, sentence by sentence as the guard accepts them.
 
-        The last one has done=True and the timings.
+        When the guard drops every sentence of the first reading, the model reads retrieval's next article
+        before handing off. The last answer has done=True and the timings.
         """
         start = time.perf_counter()
-        base, sources = self._triage(question, history)
+        base, sources, ranked = self._triage(question, history)
         retrieved = time.perf_counter()
         timings = {"retrieve_s": round(retrieved - start, 4)}
         if base.refused or base.curated:  # handed off, or a curated answer: no model call
@@ -167,12 +179,7 @@ class SupportAgent:
         base = replace(base, reading=[_citation(s) for s in self._prompt_sources(sources)])
         yield base  # the customer sees at once which articles the answer will come from
         recent = list(history)[-self._policy.history_turns :] if self._policy.history_turns else []
-        kept: list[Verdict] = []
-        removed: list[Verdict] = []
-        abstained = False
-        first_at: float | None = None
-        buffer = ""
-        looping = False
+        reading = _Reading()
         try:
             with self._turnstile.turn() as line:
                 for ahead in line:
@@ -188,29 +195,23 @@ class SupportAgent:
                     base = replace(base, reading=[_citation(chosen[0])], retrieved=reordered)
                     yield base
                 sources = self._prompt_sources(chosen or sources)
-                # An answer only from the other articles is not shown while it may yet be replaced by a
-                # quote of the first (see _conclude).
-                first_quotable = self._quotable(base, sources[0], strict=False)
-                pieces = self._generator.stream(self._messages(base.question, sources, language, recent))
-                try:
-                    for piece in pieces:
-                        buffer += piece
-                        sentences, buffer = complete_sentences(buffer)
-                        for sentence in sentences:
-                            if repeats(sentence, kept, removed):
-                                looping = True  # a small model repeating itself: nothing new will come
-                                break
-                            abstained |= self._judge(sentence, sources, base, kept, removed)
-                        if sentences and kept and (rests_on(kept, sources[0]) or not first_quotable):
-                            first_at = first_at or time.perf_counter()
-                            yield replace(base, text=join_kept(kept), citations=_cited(kept, sources))
-                        if looping:
-                            break
-                finally:
-                    close = getattr(pieces, "close", None)
-                    if close:
-                        close()  # stops generation (and frees the model) when we stop early
+                yield from self._read(base, sources, recent, reading)
                 timings.update(_generation_stats(self._generator))
+                unread = (
+                    self._unread_next(ranked, sources, base)
+                    if self._dropped_all(reading, base, sources)
+                    else None
+                )
+                if unread is not None:
+                    # Every sentence written from the first reading was dropped: the article read first is
+                    # often not the one the customer means (near-tied German articles), so the next one
+                    # retrieval ranked is read as well before handing off.
+                    base = replace(base, reading=[*base.reading, _citation(unread)])
+                    yield base
+                    second = _Reading(removed=reading.removed)
+                    yield from self._read(base, [unread], recent, second)
+                    timings.update(_generation_stats(self._generator), second_read=1.0)
+                    reading, sources = second, [unread]
         except Busy:
             timings.update(ttft_s=0.0, total_s=round(time.perf_counter() - start, 4))
             yield replace(
@@ -224,12 +225,71 @@ class SupportAgent:
                 reading=[],
             )
             return
-        if buffer.strip() and not looping:
-            abstained |= self._judge(buffer.strip(), sources, base, kept, removed)
         end = time.perf_counter()
-        timings.update(ttft_s=round((first_at or end) - retrieved, 4), total_s=round(end - start, 4))
-        done = replace(base, timings=timings, done=True, removed=[v.sentence for v in removed])
-        yield self._conclude(done, kept, removed, abstained=abstained, sources=sources)
+        timings.update(ttft_s=round((reading.first_at or end) - retrieved, 4), total_s=round(end - start, 4))
+        done = replace(base, timings=timings, done=True, removed=[v.sentence for v in reading.removed])
+        # After a second reading only what the model wrote from it counts: quoting is for the first article.
+        yield self._conclude(
+            done,
+            reading.kept,
+            reading.removed,
+            abstained=reading.abstained,
+            sources=sources,
+            may_quote=unread is None,
+        )
+
+    def _read(
+        self, base: Answer, sources: list[Source], recent: list[tuple[str, str]], reading: _Reading
+    ) -> Iterator[Answer]:
+        """Let the model answer from these sources, judging each sentence as it completes; yield the
+        growing answer (the sentences the guard kept so far)."""
+        # An answer only from the other articles is not shown while it may yet be replaced by a quote of
+        # the first (see _conclude).
+        first_quotable = self._quotable(base, sources[0], strict=False)
+        buffer = ""
+        pieces = self._generator.stream(self._messages(base.question, sources, base.language, recent))
+        try:
+            for piece in pieces:
+                buffer += piece
+                sentences, buffer = complete_sentences(buffer)
+                for sentence in sentences:
+                    if repeats(sentence, reading.kept, reading.removed):
+                        reading.looping = True  # a small model repeating itself: nothing new will come
+                        break
+                    reading.abstained |= self._judge(sentence, sources, base, reading.kept, reading.removed)
+                kept = reading.kept
+                if sentences and kept and (rests_on(kept, sources[0]) or not first_quotable):
+                    reading.first_at = reading.first_at or time.perf_counter()
+                    yield replace(base, text=join_kept(kept), citations=_cited(kept, sources))
+                if reading.looping:
+                    break
+        finally:
+            close = getattr(pieces, "close", None)
+            if close:
+                close()  # stops generation (and frees the model) when we stop early
+        if buffer.strip() and not reading.looping:
+            reading.abstained |= self._judge(buffer.strip(), sources, base, reading.kept, reading.removed)
+
+    def _dropped_all(self, reading: _Reading, base: Answer, sources: list[Source]) -> bool:
+        """Would this reading end in a handoff because the guard dropped every sentence the model wrote?"""
+        return (
+            not reading.kept
+            and bool(reading.removed)
+            and not reading.abstained
+            and not self._quotable(base, sources[0], strict=False)
+        )
+
+    def _unread_next(self, ranked: list[Source], read: list[Source], base: Answer) -> Source | None:
+        """The best of retrieval's first articles in the customer's language that the model has not read,
+        whole (up to the limit the reranker reads, so its state may be in the prefix cache)."""
+        seen = {s.article_id for s in read}
+        for source in ranked[: self._policy.rerank_candidates]:
+            if source.article_id in seen or source.language != base.language:
+                continue
+            passages = self._retriever.article_passages(source.article_id, ARTICLE_CHARS)
+            if passages:
+                return replace(source, passages=passages)
+        return None
 
     def _conclude(
         self,
@@ -239,6 +299,7 @@ class SupportAgent:
         *,
         abstained: bool,
         sources: list[Source],
+        may_quote: bool = True,
     ) -> Answer:
         """The final answer from the sentences the guard kept; a quoted passage or a handoff without any.
 
@@ -250,9 +311,9 @@ class SupportAgent:
         kept, dangling = without_dangling_intro(kept)
         done = replace(done, removed=[*done.removed, *(v.sentence for v in dangling)])
         first = sources[0]
-        if kept and (rests_on(kept, first) or not self._quotable(done, first, strict=False)):
+        if kept and (rests_on(kept, first) or not (may_quote and self._quotable(done, first, strict=False))):
             return replace(done, text=join_kept(kept), citations=_cited(kept, sources))
-        if not kept and not self._quotable(done, first, strict=abstained):
+        if not kept and not (may_quote and self._quotable(done, first, strict=abstained)):
             refusal = "model" if abstained else "guard"
             # the customer saw which articles were read: "unsure", not the handoff's "no article"
             text = self._in_language(self._policy.unsure, done.language)
@@ -301,7 +362,7 @@ class SupportAgent:
     def retrieve_only(self, question: str, history: Sequence[tuple[str, str]] = ()) -> Answer:
         """Retrieval and the covered / not-covered decision, without calling the model."""
         start = time.perf_counter()
-        answer, sources = self._triage(question, history)
+        answer, sources, _ = self._triage(question, history)
         total = round(time.perf_counter() - start, 4)
         return replace(
             answer,
@@ -310,8 +371,11 @@ class SupportAgent:
             done=True,
         )
 
-    def _triage(self, question: str, history: Sequence[tuple[str, str]]) -> tuple[Answer, list[Source]]:
-        """Validate, retrieve, and decide: the empty answer to fill (or the handoff) and its sources."""
+    def _triage(
+        self, question: str, history: Sequence[tuple[str, str]]
+    ) -> tuple[Answer, list[Source], list[Source]]:
+        """Validate, retrieve, and decide: the empty answer to fill (or the handoff), its sources, and
+        every article retrieval ranked."""
         question = self.validate(question)
         redaction = self._policy.redactor.redact(question) if self._policy.redactor else None
         if redaction:
@@ -322,7 +386,7 @@ class SupportAgent:
             self._curated.match(vector, language, self._retriever.customer_article) if self._curated else None
         )
         if found:
-            return _curated_answer(found, question, language, redaction.found if redaction else {}), []
+            return _curated_answer(found, question, language, redaction.found if redaction else {}), [], []
         ranked, sources = self._retrieve(question, language, vector)
         follow_up = False
         if not sources and history and needs_topic(question):
@@ -343,7 +407,7 @@ class SupportAgent:
         )
         if not sources:
             answer = replace(answer, text=self._handoff(language), refusal="retrieval")
-        return answer, sources
+        return answer, sources, ranked
 
     def _retrieve(
         self, query: str, language: str, vector: list[float] | None = None

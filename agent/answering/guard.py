@@ -56,6 +56,14 @@ _SIGNPOST = re.compile(
     re.I,
 )
 _YEAR = re.compile(rf"\b{YEAR}\b")
+# Offering more help instead of giving any: "If you have any other questions about your order or delivery,
+# feel free to ask!" (measured: kept as the whole answer, its words being the article's). With a contact
+# detail it says where to ask, which is an answer.
+_PLEASANTRY = re.compile(
+    r"\b(?:feel free to (?:ask|reach out)|if you have any (?:other |further |more )?questions"
+    r"|(?:wenn|falls) sie (?:noch )?(?:weitere |andere )?fragen|zögern sie nicht)\b",
+    re.I,
+)
 _INFORMAL = re.compile(r"\b(?:du|dich|dir|dein|deine|deinen|deinem|deiner|deines)\b", re.I)
 
 
@@ -231,10 +239,12 @@ def _states_with(own: set[str], asked: set[str], passage: str, title: str) -> bo
 
 def _no_answer(sentence: str, passages: list[str]) -> list[str]:
     """Why the sentence gives no answer whatever its support: a gap left for a fact, a signpost to where
-    the answer is, an article named that no passage names."""
+    the answer is, an offer of more help, an article named that no passage names."""
     found = [gap for gap in _GAP.findall(sentence) if not any(gap in p for p in passages)]
     if _SIGNPOST.match(sentence.strip("*_ ")):
         found.append("says where the answer is instead of giving it")
+    if _PLEASANTRY.search(sentence) and not any(p.search(sentence) for p in (_EMAIL, _PHONE, _URL)):
+        found.append("offers help instead of giving it")
     found.extend(
         f"names the article {name!r}"
         for name in _POINTER.findall(sentence)

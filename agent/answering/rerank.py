@@ -8,7 +8,7 @@ from dataclasses import replace
 from agent.answering.generation import Prompt
 from agent.knowledge.retrieval import Source
 
-_ARTICLE_CHARS = 1500  # of an article the model reads to rerank (~400 tokens)
+ARTICLE_CHARS = 1500  # of an article the model reads to rerank (~400 tokens)
 
 
 class ModelReranker:
@@ -50,7 +50,7 @@ class ModelReranker:
         # Each candidate is read whole (up to a limit) rather than by the passages found for this question:
         # the same text for every customer, so its model state comes from the prefix cache after once.
         read_whole = self._article_passages
-        whole = [replace(c, passages=read_whole(c.article_id, _ARTICLE_CHARS)) for c in candidates]
+        whole = [replace(c, passages=read_whole(c.article_id, ARTICLE_CHARS)) for c in candidates]
         read = [self._likelihood(self._prompt(question, [c], language)) for c in whole]
         scores = [score for score in read if score is not None]
         if len(scores) < len(read):
