@@ -11,7 +11,8 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from agent.answering.assistant import Answer, Citation, SupportAgent
+    from agent.answering.answer import Answer, Citation
+    from agent.answering.assistant import SupportAgent
     from agent.errors import AgentError, ConfigError, KnowledgeError, MessageError, ModelError
     from agent.runtime.process import harden_process
     from agent.settings import Settings, load_settings
@@ -19,8 +20,8 @@ if TYPE_CHECKING:
 
 _EXPORTS = {
     "AgentError": "agent.errors",
-    "Answer": "agent.answering.assistant",
-    "Citation": "agent.answering.assistant",
+    "Answer": "agent.answering.answer",
+    "Citation": "agent.answering.answer",
     "ConfigError": "agent.errors",
     "KnowledgeError": "agent.errors",
     "MessageError": "agent.errors",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from agent.answering.assistant import Answer, Citation
+from agent.answering.answer import Answer, Citation
 from agent.answering.generation import Generator
 from agent.answering.language import detect_language
 from agent.knowledge.articles import KnowledgeBase

@@ -13,7 +13,8 @@ from typing import Any
 
 import gradio as gr
 
-from agent.answering.assistant import Answer, Citation, SupportAgent
+from agent.answering.answer import Answer, Citation
+from agent.answering.assistant import SupportAgent
 from agent.answering.language import detect_language
 from agent.errors import AgentError, MessageError
 from agent.privacy.special_categories import detect

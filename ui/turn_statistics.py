@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from agent.answering.assistant import Answer
+from agent.answering.answer import Answer
 from agent.errors import AgentError
 from agent.privacy.subjects import DataSubjects
 

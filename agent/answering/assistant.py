@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
+from agent.answering.answer import Answer, Citation
 from agent.answering.answer_text import (
     join_kept,
     quote,
@@ -23,49 +24,6 @@ from agent.answering.turnstile import Busy, Turnstile
 from agent.errors import MessageError
 from agent.knowledge.retrieval import Retriever, Source, covering, own_language_first
 from agent.privacy.redaction import Redactor
-
-
-@dataclass(frozen=True)
-class Citation:
-    """An article an answer is based on."""
-
-    id: str
-    title: str
-    url: str
-
-
-@dataclass(frozen=True)
-class Answer:
-    """An answer, possibly partial while streaming (done=False)."""
-
-    text: str
-    citations: list[Citation]
-    refused: bool
-    language: str
-    timings: dict[str, float] = field(default_factory=dict)
-    done: bool = False
-    retrieved: list[str] = field(default_factory=list)
-    scores: list[float] = field(default_factory=list)
-    question: str = ""  # the validated question
-    removed: list[str] = field(default_factory=list)  # sentences the grounding guard dropped
-    extractive: bool = False  # nothing the model wrote was supported: a quoted passage instead
-    redacted: dict[str, int] = field(default_factory=dict)  # personal data removed from the question
-    follow_up: bool = False  # the topic came from the previous question, not from this one
-    # The articles the model is reading now; on a handoff after reading, the ones it read.
-    reading: list[Citation] = field(default_factory=list)
-    queued: int = 0  # customers ahead of this one at the model (while waiting)
-    busy: bool = False  # not answered: too many customers were waiting
-    refusal: str = ""  # why it was handed off: "retrieval", "model", "guard" or "busy" (for the reports)
-    curated: int = 0  # the id of the support lead's curated answer given verbatim (0 = none)
-
-    def as_dict(self) -> dict[str, object]:
-        """The JSON shape of `support-agent ask --json`."""
-        return {
-            "answer": self.text,
-            "citations": [c.__dict__ for c in self.citations],
-            "refused": self.refused,
-            "timings": self.timings,
-        }
 
 
 @dataclass(frozen=True)
@@ -208,6 +166,7 @@ class SupportAgent:
                     # retrieval ranked is read as well before handing off.
                     base = replace(base, reading=[*base.reading, _citation(unread)])
                     yield base
+                    # the same dropped list: a sentence dropped once ends the second reading too
                     second = _Reading(removed=reading.removed)
                     yield from self._read(base, [unread], recent, second)
                     timings.update(_generation_stats(self._generator), second_read=1.0)

@@ -14,7 +14,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from agent.answering.assistant import Answer, SupportAgent
+from agent.answering.answer import Answer
+from agent.answering.assistant import SupportAgent
 from agent.answering.guard import unsupported_facts
 from agent.errors import AgentError, MessageError
 from agent.knowledge.articles import KnowledgeBase
