@@ -38,8 +38,7 @@ class ReadingGenerator:
     def stream(self, messages: list[Message]) -> Iterator[str]:
         titles = re.findall(r"^\[\d+\] (.+)$", messages[0]["content"], re.M)
         self.read.append(titles)
-        for word in self._answers.get(titles[0] if titles else "", "").split(" "):
-            yield word + " "
+        yield from ScriptedGenerator(self._answers.get(titles[0] if titles else "", "")).stream(messages)
 
     def forget(self) -> None:
         pass
