@@ -44,10 +44,17 @@ def test_article_passages_are_the_whole_article_in_order(retriever: Retriever) -
     assert len(passages) > 1 and "30 days" in text
     assert text.index("30 days") < text.index("Erfurt")  # the passages keep the article's order
     assert retriever.article_passages("no-such-article") == []
-    # cut where the joined text reaches the limit, so the model reads the same text either way
+    # cut at the last whole sentence or line before the limit: the same text on every call, and no fact
+    # cut in two (a passage ending in "… oder +49 30" let a truncated phone number look supported)
     for limit in (200, len(passages[0]) + 1, len(text) - 5, 10_000):
-        cut = retriever.article_passages("en-returns", limit)
-        assert "\n\n".join(cut).rstrip("\n") == text[:limit].rstrip("\n")
+        cut = "\n\n".join(retriever.article_passages("en-returns", limit))
+        assert cut == "\n\n".join(retriever.article_passages("en-returns", limit))
+        assert len(cut) <= limit and text.startswith(cut)
+        assert cut == text or cut.endswith((".", "!", "?", ":", "**"))
+    contact = "\n\n".join(retriever.article_passages("de-stornierung"))
+    end = contact.index("+49 30 1234 5678")
+    short = "\n\n".join(retriever.article_passages("de-stornierung", end + len("+49 30")))
+    assert "+49 30" not in short and contact.startswith(short) and short
 
 
 def test_the_article_that_explains_the_question_is_more_likely(

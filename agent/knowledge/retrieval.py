@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -148,7 +149,9 @@ class Retriever:
 
     def article_passages(self, article_id: str, max_chars: int | None = None) -> list[str]:
         """An article's customer-visible passages in their order (none when there are none), cut where
-        their text, joined by blank lines, reaches `max_chars`.
+        their text, joined by blank lines, reaches `max_chars` – at the end of the last whole sentence or
+        line before it, so no phone number, price or date is cut in two (measured: a passage ending in
+        "… oder +49 30" made "Die Telefonnummer … ist +49 30." look supported).
 
         The same text for every customer, so the model's state after reading it can be kept."""
         found = self._collection.get(where={"article_id": article_id}, include=["documents", "metadatas"])
@@ -166,9 +169,12 @@ class Retriever:
             room = max_chars - used - (2 if kept else 0)  # the blank line before it
             if room <= 0:
                 break
-            kept.append(passage[:room])
+            if len(passage) > room:
+                kept.append(whole_sentences(passage[:room]))
+                break
+            kept.append(passage)
             used = len("\n\n".join(kept))
-        return kept
+        return [passage for passage in kept if passage]
 
     def passage_count(self) -> int:
         """Passages in the index (all audiences): 0 means nothing was indexed yet."""
@@ -301,6 +307,16 @@ def fusion_score(source: Source, weights: Mapping[str, float], rrf_k: int) -> fl
     "lexical", "generated") that found the article, its first place being rank 1."""
     ranks = {"dense": source.dense_rank, "lexical": source.lexical_rank, "generated": source.generated_rank}
     return sum(weights[kind] / (rrf_k + rank + 1) for kind, rank in ranks.items() if rank is not None)
+
+
+# The end of a sentence (before the next one's capital, quote or bold) or of a line.
+_SENTENCE_END = re.compile(r"(?<!\b\d)(?<!\b\d\d)[.!?:][\"“”»*)]*(?=\s+[\"„“*\-]*[A-ZÄÖÜ])|\n")
+
+
+def whole_sentences(text: str) -> str:
+    """The text up to the end of its last whole sentence or line ("" when there is none)."""
+    ends = [match.end() for match in _SENTENCE_END.finditer(text)]
+    return text[: ends[-1]].rstrip() if ends else ""
 
 
 def covering(ranked: list[Source], *, min_relevance: float, min_agreed: float) -> list[Source]:
