@@ -139,6 +139,30 @@ def test_yes_needs_the_passage_to_say_it(guard: GroundingGuard) -> None:
     assert answered.supported
 
 
+LIEFERZEITEN = _source(
+    "de-lieferzeiten",
+    "de",
+    "[Unser Versandpartner: DHL GoGreen] Wir versenden alle Bestellungen mit **DHL** im klimafreundlichen "
+    "Service **GoGreen**.",
+)
+
+
+def test_the_option_of_an_either_or_question_the_articles_name_is_an_answer(guard: GroundingGuard) -> None:
+    # Measured on the dev set: "DHL bringt Ihre Sachen." is made of the customer's words only, yet it is
+    # the answer – the article names DHL and no article names Hermes.
+    question = "welcher paketdienst bringt eure sachen, dhl oder hermes?"
+    picked = guard.check("DHL bringt Ihre Sachen.", [LIEFERZEITEN, RETOUREN], question)
+    assert picked.supported and picked.source_id == "de-lieferzeiten"
+    # the option no article names, while one names the other, is dropped
+    wrong = guard.check("Hermes bringt Ihre Sachen.", [LIEFERZEITEN, RETOUREN], question)
+    assert not wrong.supported and "the articles name the other option" in wrong.unsupported_facts
+    # naming both is no pick, and words the passage lacks still need support of their own
+    assert not guard.check("DHL oder Hermes bringt Ihre Sachen.", [LIEFERZEITEN], question).supported
+    assert not guard.check("DHL bringt Ihre Sachen per Drohne.", [LIEFERZEITEN], question).supported
+    # a question that offers no choice gains nothing from the rule
+    assert not guard.check("DHL bringt Ihre Sachen.", [LIEFERZEITEN], "wer bringt eure sachen?").supported
+
+
 ZAHLUNGSARTEN = _source(
     "de-zahlungsarten",
     "de",
