@@ -8,15 +8,10 @@ from pathlib import Path
 import pytest
 
 from agent.answering.assistant import SupportAgent
-from agent.answering.guard import (
-    GroundingGuard,
-    GuardPolicy,
-    complete_sentences,
-    split_sentences,
-    unsupported_facts,
-)
+from agent.answering.guard import GroundingGuard, GuardPolicy, unsupported_facts
 from agent.answering.language import detect_language
 from agent.answering.prices import asks_price, states_price
+from agent.answering.sentences import complete_sentences, split_sentences
 from agent.knowledge.retrieval import Source
 from agent.wiring import agent_policy, build_retriever
 from tests.conftest import make_settings

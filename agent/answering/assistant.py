@@ -17,9 +17,10 @@ from agent.answering.answer_text import (
 )
 from agent.answering.curated import CuratedMatch, CuratedMatcher
 from agent.answering.generation import Generator, Prompt, build_messages, declines
-from agent.answering.guard import GroundingGuard, Verdict, complete_sentences
+from agent.answering.guard import GroundingGuard, Verdict
 from agent.answering.language import detect_language, needs_topic
 from agent.answering.rerank import ARTICLE_CHARS, ModelReranker
+from agent.answering.sentences import complete_sentences
 from agent.answering.turnstile import Busy, Turnstile
 from agent.errors import MessageError
 from agent.knowledge.retrieval import Retriever, Source, covering, own_language_first

@@ -6,29 +6,20 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from agent.answering.dates import MONTH, YEAR, date_parts, numeric_dates
+from agent.answering.dates import YEAR, date_parts, numeric_dates
 from agent.answering.language import written_in_other_language
 from agent.answering.prices import asks_price, states_price
+from agent.answering.sentences import split_sentences
 from agent.knowledge.embeddings import Embedder
 from agent.knowledge.lexical import tokenize
 from agent.knowledge.retrieval import Source
 
-_ABBREVIATIONS = re.compile(
-    r"\b(z|u|d|e|i|a|b|h|g|bzw|ca|inkl|zzgl|ggf|Nr|Mo|Fr|Sa|So|Tel|max|min|evtl|vgl|Art|Abs)\.\s"
-    r"|(?:^|(?<=\n))[ \t]*\d{1,2}\.\s"  # "Art. 15 DSGVO", and the number of a list item
-    rf"|\b\d{{1,2}}\.\s(?=(?:{MONTH})\b)",  # "bis zum 31. Dezember"
-    re.I,
-)
 _LIST_NUMBER = re.compile(r"^[ \t]*\d{1,2}\.\s+", re.M)
 _LIST_ITEM = re.compile(r"[-*•]\s|\d{1,2}\.\s")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
-_DAY_NUMBER_END = re.compile(r"\b\d{1,2}\.$")
-_WORD_SO_FAR = re.compile(r"\w*")
 _URL = re.compile(r"(?:https?://|www\.)[^\s)>\]]+", re.I)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"\+?\d[\d ()/-]{6,}\d")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_PLACEHOLDER = "\u0000"
 _WORD = re.compile(r"\w+")
 _LANGUAGES = ("de", "en")
 _MIN_SHARED = 2  # own word stems of a sentence that its passage must contain
@@ -125,10 +116,12 @@ class GroundingGuard:
         # The choice of an either-or question is the answer where the articles name it and never the other
         # (the rest of the sentence is the question's frame: "DHL bringt Ihre Sachen.").
         picked, left = chosen_option(sentence, question)
-        known = set(tokenize("\n".join([*titles.values(), *(p for _, p in passages)]), _LANGUAGES))
-        if left & known and not picked & known:
-            problems.append("the articles name the other option")
-        choice = bool(picked & known) and not left & known
+        choice = False
+        if picked:
+            known = set(tokenize("\n".join([*titles.values(), *(p for _, p in passages)]), _LANGUAGES))
+            if left & known and not picked & known:
+                problems.append("the articles name the other option")
+            choice = bool(picked & known) and not left & known
         foreign = foreign_terms(sentence, question, [p for _, p in passages]) if question else []
         if len(foreign) > self._policy.max_foreign_terms and not choice:
             # Words the sentence takes from the question that no passage contains: the model is answering
@@ -365,31 +358,6 @@ def _words_asked(words: list[str], asked: set[str]) -> list[tuple[str, set[str]]
 def _statements(passage: str) -> list[str]:
     """A passage's sentences that state something: a question in the article states nothing."""
     return [part for part in split_sentences(passage) if not part.rstrip("]").endswith("?")]
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences and list items of an answer (abbreviations such as 'z. B.' do not end a sentence)."""
-    protected = _ABBREVIATIONS.sub(lambda m: m.group(0)[:-1] + _PLACEHOLDER, text)
-    parts = _SENTENCE_END.split(protected)
-    return [p.replace(_PLACEHOLDER, " ").strip() for p in parts if p and p.strip()]
-
-
-def complete_sentences(buffer: str) -> tuple[list[str], str]:
-    """Split streamed text into finished sentences and the unfinished rest."""
-    protected = _ABBREVIATIONS.sub(lambda m: m.group(0)[:-1] + _PLACEHOLDER, buffer)
-    last_end = None
-    for match in _SENTENCE_END.finditer(protected):
-        # "bis zum 31. Dez…": whether "31." ends the sentence shows once the next word is complete.
-        undecided = _DAY_NUMBER_END.search(protected, 0, match.start()) and _WORD_SO_FAR.fullmatch(
-            protected, match.end()
-        )
-        if not undecided:
-            last_end = match
-    if last_end is None:
-        return [], buffer
-    done = protected[: last_end.start()].replace(_PLACEHOLDER, " ")
-    rest = protected[last_end.end() :].replace(_PLACEHOLDER, " ")
-    return split_sentences(done), rest
 
 
 def unsupported_facts(sentence: str, corpus: str) -> list[str]:

@@ -170,11 +170,12 @@ class Retriever:
             if room <= 0:
                 break
             if len(passage) > room:
-                kept.append(whole_sentences(passage[:room]))
+                if cut := whole_sentences(passage[:room]):
+                    kept.append(cut)
                 break
             kept.append(passage)
             used = len("\n\n".join(kept))
-        return [passage for passage in kept if passage]
+        return kept
 
     def passage_count(self) -> int:
         """Passages in the index (all audiences): 0 means nothing was indexed yet."""
