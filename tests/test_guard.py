@@ -172,10 +172,15 @@ def test_a_yes_about_what_the_articles_only_deny_is_dropped(guard: GroundingGuar
     question = "geht auch nachnahme?"
     yes = guard.check("Ja, wir akzeptieren auch Zahlungen per Nachnahme.", [ZAHLUNGSARTEN], question)
     assert not yes.supported and any("nachnahme" in p for p in yes.unsupported_facts)
+    # the article's statement that says no is the answer the model should have given
+    assert yes.contradicted_by == (("de-zahlungsarten", "- **Keine Zahlung per Nachnahme.**"),)
     assert guard.check("Nein, Zahlung per Nachnahme ist nicht möglich.", [ZAHLUNGSARTEN], question).supported
-    # and a "no" about what the articles only offer
-    paypal = "Nein, wir akzeptieren kein PayPal."
-    assert not guard.check(paypal, [ZAHLUNGSARTEN], "geht paypal?").supported
+    # …but not when the yes is wrong in more ways than that (a fact no passage has)
+    priced = guard.check("Ja, Nachnahme kostet bei uns 5 € extra.", [ZAHLUNGSARTEN], question)
+    assert not priced.supported and priced.contradicted_by == ()
+    # and a "no" about what the articles only offer: a statement that offers it is no answer to quote
+    paypal = guard.check("Nein, wir akzeptieren kein PayPal.", [ZAHLUNGSARTEN], "geht paypal?")
+    assert not paypal.supported and paypal.contradicted_by == ()
     offered = "Ja, wir akzeptieren PayPal und Kreditkarte."
     assert guard.check(offered, [ZAHLUNGSARTEN], "geht paypal?").supported
 
@@ -481,6 +486,18 @@ def _agent(demo_data_dir: Path, embedder, text: str, **settings_changes: object)
 
 
 QUESTION = "how long do i have to send back a pair of trousers?"
+
+
+def test_a_yes_the_article_denies_is_answered_with_the_articles_no(demo_data_dir: Path, embedder) -> None:
+    # Measured on the dev set: "geht auch nachnahme?" was answered "Ja, wir akzeptieren auch Zahlungen per
+    # Nachnahme.", dropped by the guard, and the customer handed off; the article says "Keine Zahlung per
+    # Nachnahme."
+    agent = _agent(demo_data_dir, embedder, "Ja, wir akzeptieren auch Zahlungen per Nachnahme.")
+    answer = agent.ask("geht auch nachnahme?")
+    assert not answer.refused and answer.extractive
+    assert "Keine Zahlung per Nachnahme" in answer.text and "Ja" not in answer.text
+    assert [c.id for c in answer.citations] == ["de-zahlungsarten"]
+    assert answer.removed == ["Ja, wir akzeptieren auch Zahlungen per Nachnahme."]
 
 
 def test_agent_drops_the_invented_sentence_and_wrong_price(demo_data_dir: Path, embedder) -> None:

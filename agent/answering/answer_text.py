@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from agent.answering.guard import Verdict
 from agent.answering.prices import asks_price, states_price
 from agent.knowledge.retrieval import Source
+
+_LIST_ITEM = re.compile(r"^[-*•]\s+")
 
 
 def without_dangling_intro(kept: list[Verdict]) -> tuple[list[Verdict], list[Verdict]]:
@@ -41,10 +45,13 @@ def rests_on(kept: list[Verdict], source: Source) -> bool:
     return any(source.article_id in (v.source_id, *v.also) for v in kept)
 
 
-def quote(source: Source, limit: int = 400) -> str:
-    """The source's first passage, quoted, for when nothing the model wrote answers the question: the one
-    retrieval found best for it, or the article's beginning when the model read it whole to rerank."""
-    passage = source.passages[0] if source.passages else ""
+def quote(source: Source, limit: int = 400, passage: str | None = None) -> str:
+    """The source's first passage (or the given part of it), quoted, for when nothing the model wrote
+    answers the question: the one retrieval found best for it, or the article's beginning when the model
+    read it whole to rerank."""
+    if passage is None:
+        passage = source.passages[0] if source.passages else ""
+    passage = _LIST_ITEM.sub("", passage)  # a statement that is a list item: "- **Keine Zahlung …**"
     if passage.startswith("["):  # drop the "[heading path]" line retrieval adds for the model
         passage = passage.split("\n", 1)[-1]
     passage = " ".join(passage.split())

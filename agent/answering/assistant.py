@@ -239,6 +239,7 @@ class SupportAgent:
             and bool(reading.removed)
             and not reading.abstained
             and not self._quotable(base, sources[0], strict=False)
+            and _contradiction(reading.removed, sources, base.language) is None
         )
 
     def _unread_next(self, ranked: list[Source], read: list[Source], base: Answer) -> Source | None:
@@ -278,6 +279,14 @@ class SupportAgent:
         """
         kept, dangling = without_dangling_intro(kept)
         done = replace(done, removed=[*done.removed, *(v.sentence for v in dangling)])
+        contradiction = None if kept else _contradiction(removed, sources, done.language)
+        if contradiction:
+            # "Ja, wir akzeptieren Nachnahme." was dropped because the article says "Keine Zahlung per
+            # Nachnahme.": that statement answers the customer's yes/no question, in the article's words.
+            source, statement = contradiction
+            return replace(
+                done, text=quote(source, passage=statement), citations=[_citation(source)], extractive=True
+            )
         first = sources[0]
         if kept and (rests_on(kept, first) or not (may_quote and self._quotable(done, first, strict=False))):
             return replace(done, text=join_kept(kept), citations=_cited(kept, sources))
@@ -440,6 +449,17 @@ def _history_language(history: Sequence[tuple[str, str]]) -> str:
 
 def _citation(source: Source) -> Citation:
     return Citation(source.article_id, source.title, source.url)
+
+
+def _contradiction(removed: list[Verdict], sources: list[Source], language: str) -> tuple[Source, str] | None:
+    """The first statement, in the customer's language, of an article in the prompt that says no to a yes
+    the guard dropped (see GroundingGuard.check)."""
+    by_id = {s.article_id: s for s in sources if s.language == language}
+    for verdict in removed:
+        for article_id, statement in verdict.contradicted_by:
+            if article_id in by_id:
+                return by_id[article_id], statement
+    return None
 
 
 def _cited(kept: list[Verdict], sources: list[Source]) -> list[Citation]:

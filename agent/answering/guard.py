@@ -71,6 +71,8 @@ class Verdict:
     semantic: float
     unsupported_facts: list[str] = field(default_factory=list)
     also: tuple[str, ...] = ()  # other articles that say it just as well (cited too)
+    # (article id, statement) of the passages that say no to a yes this sentence wrongly gave
+    contradicted_by: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,8 @@ class GroundingGuard:
         if self._policy.formal_german:
             problems.extend(_INFORMAL.findall(sentence))
         problems.extend(_no_answer(sentence, [p for _, p in passages]))
-        problems.extend(f"the articles say the opposite: {w}" for w in denied(sentence, question, passages))
+        denials = denied(sentence, question, passages)
+        problems.extend(f"the articles say the opposite: {word}" for word in denials)
         if asks_price(question) and not any(map(states_price, (sentence, *kept))):
             problems.append("no price for a price question")
         if language and written_in_other_language(sentence, language):
@@ -175,6 +178,8 @@ class GroundingGuard:
         if not best.polarity:
             missing.append("yes/no")
         supported = bool(supporting) and not problems
+        # A yes the articles deny, and nothing else wrong with it: their statement is the answer.
+        only_denied = len(problems) == len(denials) and not best.missing
         return Verdict(
             said,
             supported,
@@ -183,6 +188,7 @@ class GroundingGuard:
             round(best.semantic, 3),
             missing,
             also if supported else (),
+            contradicted_by=contradicting(sentence, denials) if denials and only_denied else (),
         )
 
     def _supports(self, match: _Match) -> bool:
@@ -308,9 +314,10 @@ def _agrees(sentence: str, passage: str) -> bool:
     return _negative(sentence) == _negative(closest)
 
 
-def denied(sentence: str, question: str, passages: list[tuple[str, str]]) -> list[str]:
+def denied(sentence: str, question: str, passages: list[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
     """Words of the customer's question that a yes (or no) answer is about, but that the passages
-    mention only in statements of the opposite polarity.
+    mention only in statements of the opposite polarity – each with those statements (article id,
+    statement).
 
     Measured on the dev set: "geht auch nachnahme?" → "Ja, wir akzeptieren auch Zahlungen per Nachnahme."
     was kept (and cited) because the passage sentence closest to it was "Wir akzeptieren ausschließlich
@@ -320,21 +327,31 @@ def denied(sentence: str, question: str, passages: list[tuple[str, str]]) -> lis
     """
     words = _WORD.findall(sentence.lower())
     if not question or not words or words[0] not in _ANSWERS:
-        return []
+        return {}
     negative = _negative(sentence)
     statements = [
-        (set(tokenize(part, _LANGUAGES)), _negative(part))
-        for _, passage in passages
+        (article_id, part, set(tokenize(part, _LANGUAGES)), _negative(part))
+        for article_id, passage in passages
         for part in _statements(passage)
         if not part.startswith("[")  # a heading
     ]
     asked = set(tokenize(question, _LANGUAGES)) - _YES_NO
-    found = []
+    found: dict[str, list[tuple[str, str]]] = {}
     for word, stems in _words_asked(words[1:], asked):
-        mentions = [said_no for said, said_no in statements if stems & said]
-        if mentions and all(said_no != negative for said_no in mentions):
-            found.append(word)
+        mentions = [(article_id, part, no) for article_id, part, said, no in statements if stems & said]
+        if mentions and all(no != negative for *_, no in mentions):
+            found[word] = [(article_id, part) for article_id, part, _ in mentions]
     return found
+
+
+def contradicting(sentence: str, denials: dict[str, list[tuple[str, str]]]) -> tuple[tuple[str, str], ...]:
+    """The statements (article id, statement) that say no where a yes-answer says yes: the article's own
+    answer to the customer's yes/no question ("Keine Zahlung per Nachnahme." for "geht auch nachnahme?"
+    answered with "Ja, …"). None for a no-answer: a positive statement that merely mentions the
+    question's word is seldom the answer."""
+    if _negative(sentence):
+        return ()
+    return tuple(dict.fromkeys(statement for statements in denials.values() for statement in statements))
 
 
 def _negative(text: str) -> bool:
