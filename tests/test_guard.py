@@ -178,6 +178,13 @@ def test_a_yes_about_what_the_articles_only_deny_is_dropped(guard: GroundingGuar
     # …but not when the yes is wrong in more ways than that (a fact no passage has)
     priced = guard.check("Ja, Nachnahme kostet bei uns 5 € extra.", [ZAHLUNGSARTEN], question)
     assert not priced.supported and priced.contradicted_by == ()
+    # …nor when a word of the question it repeats stands in a statement that says yes: "zahlen" in a
+    # negative sentence of one article is no answer when another says PayPal is accepted (measured)
+    rechnung = _source("de-rechnungskauf", "de", "Zahlen Sie rechtzeitig, dann entstehen keine Kosten.")
+    paypal_yes = "Ja, Sie können mit PayPal zahlen."
+    assert guard.check(paypal_yes, [rechnung], "kann man mit paypal zahlen").contradicted_by
+    both = guard.check(paypal_yes, [rechnung, ZAHLUNGSARTEN], "kann man mit paypal zahlen")
+    assert both.contradicted_by == ()
     # and a "no" about what the articles only offer: a statement that offers it is no answer to quote
     paypal = guard.check("Nein, wir akzeptieren kein PayPal.", [ZAHLUNGSARTEN], "geht paypal?")
     assert not paypal.supported and paypal.contradicted_by == ()

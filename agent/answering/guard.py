@@ -188,7 +188,7 @@ class GroundingGuard:
             round(best.semantic, 3),
             missing,
             also if supported else (),
-            contradicted_by=contradicting(sentence, denials) if denials and only_denied else (),
+            contradicted_by=contradicting(sentence, question, passages) if denials and only_denied else (),
         )
 
     def _supports(self, match: _Match) -> bool:
@@ -325,10 +325,40 @@ def denied(sentence: str, question: str, passages: list[tuple[str, str]]) -> dic
     "Nachnahme ist nicht möglich." Only a sentence that opens with yes or no is asked: in other sentences
     a common word ("kostet", "erst") is often mentioned only in one negative statement by chance.
     """
+    mentions, negative = _asked_mentions(sentence, question, passages)
+    return {
+        word: [(article_id, part) for article_id, part, _ in found]
+        for word, found in mentions.items()
+        if all(no != negative for *_, no in found)
+    }
+
+
+def contradicting(
+    sentence: str, question: str, passages: list[tuple[str, str]]
+) -> tuple[tuple[str, str], ...]:
+    """The statements (article id, statement) that say no where a yes-answer says yes: the article's own
+    answer to the customer's yes/no question ("Keine Zahlung per Nachnahme." for "geht auch nachnahme?"
+    answered with "Ja, …"). None when any of the question's words the answer repeats stands in a statement
+    that says yes (measured: "kann man bei euch mit paypal zahlen" → "Ja, Sie können mit PayPal zahlen."
+    with the invoice article's "… dann entstehen Ihnen keine zusätzlichen Kosten" as the only "zahlen",
+    while another article names PayPal as accepted), and none for a no-answer: a positive statement that
+    merely mentions the question's word is seldom the answer."""
+    mentions, negative = _asked_mentions(sentence, question, passages)
+    if negative or not mentions or any(no == negative for found in mentions.values() for *_, no in found):
+        return ()
+    return tuple(
+        dict.fromkeys((article_id, part) for found in mentions.values() for article_id, part, _ in found)
+    )
+
+
+def _asked_mentions(
+    sentence: str, question: str, passages: list[tuple[str, str]]
+) -> tuple[dict[str, list[tuple[str, str, bool]]], bool]:
+    """For a sentence that opens with yes or no: each word it takes from the question with the passage
+    statements that mention it (article id, statement, whether it says no); and whether it says no."""
     words = _WORD.findall(sentence.lower())
     if not question or not words or words[0] not in _ANSWERS:
-        return {}
-    negative = _negative(sentence)
+        return {}, False
     statements = [
         (article_id, part, set(tokenize(part, _LANGUAGES)), _negative(part))
         for article_id, passage in passages
@@ -336,22 +366,11 @@ def denied(sentence: str, question: str, passages: list[tuple[str, str]]) -> dic
         if not part.startswith("[")  # a heading
     ]
     asked = set(tokenize(question, _LANGUAGES)) - _YES_NO
-    found: dict[str, list[tuple[str, str]]] = {}
-    for word, stems in _words_asked(words[1:], asked):
-        mentions = [(article_id, part, no) for article_id, part, said, no in statements if stems & said]
-        if mentions and all(no != negative for *_, no in mentions):
-            found[word] = [(article_id, part) for article_id, part, _ in mentions]
-    return found
-
-
-def contradicting(sentence: str, denials: dict[str, list[tuple[str, str]]]) -> tuple[tuple[str, str], ...]:
-    """The statements (article id, statement) that say no where a yes-answer says yes: the article's own
-    answer to the customer's yes/no question ("Keine Zahlung per Nachnahme." for "geht auch nachnahme?"
-    answered with "Ja, …"). None for a no-answer: a positive statement that merely mentions the
-    question's word is seldom the answer."""
-    if _negative(sentence):
-        return ()
-    return tuple(dict.fromkeys(statement for statements in denials.values() for statement in statements))
+    mentions = {
+        word: [(article_id, part, no) for article_id, part, said, no in statements if stems & said]
+        for word, stems in _words_asked(words[1:], asked)
+    }
+    return {word: found for word, found in mentions.items() if found}, _negative(sentence)
 
 
 def _negative(text: str) -> bool:
