@@ -314,10 +314,9 @@ def _agrees(sentence: str, passage: str) -> bool:
     return _negative(sentence) == _negative(closest)
 
 
-def denied(sentence: str, question: str, passages: list[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
+def denied(sentence: str, question: str, passages: list[tuple[str, str]]) -> list[str]:
     """Words of the customer's question that a yes (or no) answer is about, but that the passages
-    mention only in statements of the opposite polarity – each with those statements (article id,
-    statement).
+    mention only in statements of the opposite polarity.
 
     Measured on the dev set: "geht auch nachnahme?" → "Ja, wir akzeptieren auch Zahlungen per Nachnahme."
     was kept (and cited) because the passage sentence closest to it was "Wir akzeptieren ausschließlich
@@ -326,11 +325,7 @@ def denied(sentence: str, question: str, passages: list[tuple[str, str]]) -> dic
     a common word ("kostet", "erst") is often mentioned only in one negative statement by chance.
     """
     mentions, negative = _asked_mentions(sentence, question, passages)
-    return {
-        word: [(article_id, part) for article_id, part, _ in found]
-        for word, found in mentions.items()
-        if all(no != negative for *_, no in found)
-    }
+    return [word for word, found in mentions.items() if all(no != negative for *_, no in found)]
 
 
 def contradicting(
