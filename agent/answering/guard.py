@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from agent.answering.dates import YEAR, date_parts, numeric_dates
 from agent.answering.language import written_in_other_language
+from agent.answering.polarity import YES_NO, agrees, denied, words_asked
 from agent.answering.prices import asks_price, states_price
 from agent.answering.sentences import split_sentences
 from agent.knowledge.embeddings import Embedder
@@ -25,12 +26,6 @@ _LANGUAGES = ("de", "en")
 _MIN_SHARED = 2  # own word stems of a sentence that its passage must contain
 _CLEARLY_BETTER = 0.15  # lexical + semantic support by which a lower-ranked passage wins the citation
 _JUST_AS_WELL = 0.05  # support within this of the best: that article says it too and is cited as well
-_YES_NO = frozenset(tokenize("yes yeah yep ja nein doch", ("de", "en")))
-_ANSWERS = frozenset("yes yeah yep sure ja jein nein no klar doch".split())  # words that open a yes/no answer
-# "no" and "nein" count only at the start of a sentence ("no fee" is not an answer to a yes/no question).
-_NEGATIONS = frozenset(
-    "not never none nothing cannot nicht nie niemals kein keine keinen keinem keiner keines nichts".split()
-)
 # A template gap the model left for a fact it does not have: "Die Adresse lautet: [E-Mail-Adresse]."
 # (measured on the dev set, for a must-refuse question). A markdown link "[text](url)" is no gap.
 _GAP = re.compile(r"\[[^\[\]\n]{2,}\](?!\()")
@@ -112,8 +107,8 @@ class GroundingGuard:
         titles = {s.article_id: s.title for s in sources}
         # Restating the question proves nothing: "Yes, you must take leave." for "Must I take leave?"
         # is made of the customer's words, so only the sentence's other words count as evidence.
-        asked = set(tokenize(question, _LANGUAGES)) - _YES_NO
-        own = set(tokenize(sentence, _LANGUAGES)) - asked - _YES_NO
+        asked = set(tokenize(question, _LANGUAGES)) - YES_NO
+        own = set(tokenize(sentence, _LANGUAGES)) - asked - YES_NO
         problems: list[str] = []
         # The choice of an either-or question is the answer where the articles name it and never the other
         # (the rest of the sentence is the question's frame: "DHL bringt Ihre Sachen.").
@@ -132,8 +127,8 @@ class GroundingGuard:
         if self._policy.formal_german:
             problems.extend(_INFORMAL.findall(sentence))
         problems.extend(_no_answer(sentence, [p for _, p in passages]))
-        denials = denied(sentence, question, passages)
-        problems.extend(f"the articles say the opposite: {word}" for word in denials)
+        denial = denied(sentence, question, passages)
+        problems.extend(f"the articles say the opposite: {word}" for word in denial.words)
         if asks_price(question) and not any(map(states_price, (sentence, *kept))):
             problems.append("no price for a price question")
         if language and written_in_other_language(sentence, language):
@@ -154,7 +149,7 @@ class GroundingGuard:
                         *unsupported_facts(sentence, f"{question}\n{passage}"),
                         *example_years(sentence, question, passage),
                     ],
-                    polarity=_agrees(sentence, passage),
+                    polarity=agrees(sentence, passage),
                     answers=len(own) == 1 and _states_with(own, asked, passage, titles[article_id]),
                     picks=choice and bool(picked & stems) and shared == len(own),
                 )
@@ -179,7 +174,7 @@ class GroundingGuard:
             missing.append("yes/no")
         supported = bool(supporting) and not problems
         # A yes the articles deny, and nothing else wrong with it: their statement is the answer.
-        only_denied = len(problems) == len(denials) and not best.missing
+        only_denied = len(problems) == len(denial.words) and not best.missing
         return Verdict(
             said,
             supported,
@@ -188,7 +183,7 @@ class GroundingGuard:
             round(best.semantic, 3),
             missing,
             also if supported else (),
-            contradicted_by=contradicting(sentence, question, passages) if denials and only_denied else (),
+            contradicted_by=denial.statements if denial.words and only_denied else (),
         )
 
     def _supports(self, match: _Match) -> bool:
@@ -304,91 +299,11 @@ def example_years(sentence: str, question: str, passage: str) -> list[str]:
     return []
 
 
-def _agrees(sentence: str, passage: str) -> bool:
-    """Does the passage sentence closest to this one say it with the same polarity (yes vs not)?"""
-    stems = set(tokenize(sentence, _LANGUAGES))
-    # A question in the article ("Passwort vergessen oder können Sie sich nicht mehr anmelden?") or a
-    # "[heading]" states nothing, so its "nicht" must not make every answer about the topic a "no".
-    statements = _statements(passage)
-    closest = max(statements or [passage], key=lambda s: len(stems & set(tokenize(s, _LANGUAGES))))
-    return _negative(sentence) == _negative(closest)
-
-
-def denied(sentence: str, question: str, passages: list[tuple[str, str]]) -> list[str]:
-    """Words of the customer's question that a yes (or no) answer is about, but that the passages
-    mention only in statements of the opposite polarity.
-
-    Measured on the dev set: "geht auch nachnahme?" → "Ja, wir akzeptieren auch Zahlungen per Nachnahme."
-    was kept (and cited) because the passage sentence closest to it was "Wir akzeptieren ausschließlich
-    Zahlungen in Euro" – the two that mention Nachnahme say "Keine Zahlung per Nachnahme." and
-    "Nachnahme ist nicht möglich." Only a sentence that opens with yes or no is asked: in other sentences
-    a common word ("kostet", "erst") is often mentioned only in one negative statement by chance.
-    """
-    mentions, negative = _asked_mentions(sentence, question, passages)
-    return [word for word, found in mentions.items() if all(no != negative for *_, no in found)]
-
-
-def contradicting(
-    sentence: str, question: str, passages: list[tuple[str, str]]
-) -> tuple[tuple[str, str], ...]:
-    """The statements (article id, statement) that say no where a yes-answer says yes: the article's own
-    answer to the customer's yes/no question ("Keine Zahlung per Nachnahme." for "geht auch nachnahme?"
-    answered with "Ja, …"). None when any of the question's words the answer repeats stands in a statement
-    that says yes (measured: "kann man bei euch mit paypal zahlen" → "Ja, Sie können mit PayPal zahlen."
-    with the invoice article's "… dann entstehen Ihnen keine zusätzlichen Kosten" as the only "zahlen",
-    while another article names PayPal as accepted), and none for a no-answer: a positive statement that
-    merely mentions the question's word is seldom the answer."""
-    mentions, negative = _asked_mentions(sentence, question, passages)
-    if negative or not mentions or any(no == negative for found in mentions.values() for *_, no in found):
-        return ()
-    return tuple(
-        dict.fromkeys((article_id, part) for found in mentions.values() for article_id, part, _ in found)
-    )
-
-
-def _asked_mentions(
-    sentence: str, question: str, passages: list[tuple[str, str]]
-) -> tuple[dict[str, list[tuple[str, str, bool]]], bool]:
-    """For a sentence that opens with yes or no: each word it takes from the question with the passage
-    statements that mention it (article id, statement, whether it says no); and whether it says no."""
-    words = _WORD.findall(sentence.lower())
-    if not question or not words or words[0] not in _ANSWERS:
-        return {}, False
-    statements = [
-        (article_id, part, set(tokenize(part, _LANGUAGES)), _negative(part))
-        for article_id, passage in passages
-        for part in _statements(passage)
-        if not part.startswith("[")  # a heading
-    ]
-    asked = set(tokenize(question, _LANGUAGES)) - _YES_NO
-    mentions = {
-        word: [(article_id, part, no) for article_id, part, said, no in statements if stems & said]
-        for word, stems in _words_asked(words[1:], asked)
-    }
-    return {word: found for word, found in mentions.items() if found}, _negative(sentence)
-
-
-def _negative(text: str) -> bool:
-    words = _WORD.findall(text.lower().replace("n't", " not"))
-    return bool(words) and (words[0] in ("no", "nein") or any(w in _NEGATIONS for w in words))
-
-
 def foreign_terms(sentence: str, question: str, passages: list[str]) -> list[str]:
     """Words of the sentence that come from the question but occur in none of the passages."""
     asked = set(tokenize(question, _LANGUAGES))
     known = set(tokenize("\n".join(passages), _LANGUAGES))
-    return [word for word, stems in _words_asked(_WORD.findall(sentence.lower()), asked) if not stems & known]
-
-
-def _words_asked(words: list[str], asked: set[str]) -> list[tuple[str, set[str]]]:
-    """The distinct words (with their stems) that a sentence takes from the customer's question."""
-    stemmed = ((word, set(tokenize(word, _LANGUAGES))) for word in dict.fromkeys(words))
-    return [(word, stems) for word, stems in stemmed if stems & asked]
-
-
-def _statements(passage: str) -> list[str]:
-    """A passage's sentences that state something: a question in the article states nothing."""
-    return [part for part in split_sentences(passage) if not part.rstrip("]").endswith("?")]
+    return [word for word, stems in words_asked(_WORD.findall(sentence.lower()), asked) if not stems & known]
 
 
 def unsupported_facts(sentence: str, corpus: str) -> list[str]:
